@@ -1,0 +1,1 @@
+"""frontdesk: a self-hosted AI receptionist."""

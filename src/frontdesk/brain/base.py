@@ -1,0 +1,64 @@
+"""What a brain receives each turn and what it hands back to the Call.
+
+A brain streams :data:`BrainOutput` items: text (any granularity; the Call cuts phrases),
+facts it has already made durable (a booking, a message), and control (transfer, hang up).
+Facts are yielded only after the store committed them, so the Call can speak about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    text: str
+    confidence: float
+    dtmf: str | None = None
+    no_input: bool = False
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking_id: str
+    service_id: str
+    start: datetime
+    customer_name: str
+
+
+@dataclass(frozen=True)
+class MessageSaved:
+    message_id: int
+    caller_name: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    number: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call once what was said so far has been played."""
+
+
+BrainOutput = Text | Booked | MessageSaved | Transfer | Hangup
+
+
+class Brain(Protocol):
+    def greet(self) -> AsyncIterator[BrainOutput]: ...
+
+    def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]: ...
+
+    def heard(self, played_text: str, interrupted: bool) -> None:
+        """What the caller actually heard of the last reply (barge-in truncates it)."""
+        ...

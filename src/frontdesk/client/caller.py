@@ -1,0 +1,149 @@
+"""A scripted caller on an in-memory line, in real time.
+
+The caller and the Call exchange one 20 ms frame each way per tick, like a phone line:
+the caller's tick is the line's clock, and the agent's ``write`` returns only when the
+caller took the frame, so the agent can never run more than one frame ahead (the same
+bound a carrier's jitter buffer gives). The caller speaks each scripted line after the
+agent's turn is over (an event, not a timer) or, for barge-in, after it heard a given
+number of agent frames. Voice-to-voice latency is measured here, where a caller would:
+from the caller's last speech frame sent to the first agent frame received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from frontdesk.audio.pcm import FRAME_MS, SILENCE_FRAME
+from frontdesk.call.engine import Call
+from frontdesk.call.events import AgentTurnDone, CallEnded, CallEvent, EventBus
+from frontdesk.call.inbound import AudioIn, HangupIn, Inbound
+
+
+@dataclass(frozen=True)
+class CallerLine:
+    frames: Sequence[bytes]  # the caller's speech, 20 ms frames
+    text: str = ""  # what the line says (for reports); may be empty for WAV input
+    barge_in_after_frames: int | None = None  # speak over the agent after N of its frames
+
+
+@dataclass
+class CallReport:
+    events: list[CallEvent] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # measured by the caller
+    agent_frames: int = 0  # agent frames that reached the caller
+    ended: CallEnded | None = None
+
+
+class LoopbackLine:
+    """The agent side of the in-memory line (an ``AudioOutput``)."""
+
+    def __init__(self) -> None:
+        self._slot: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
+
+    async def write(self, frame: bytes) -> None:
+        await self._slot.put(frame)
+
+    def clear(self) -> int:
+        dropped = 0
+        while not self._slot.empty():
+            self._slot.get_nowait()
+            dropped += 1
+        return dropped
+
+    def take(self) -> bytes | None:
+        return None if self._slot.empty() else self._slot.get_nowait()
+
+
+class ScriptedCaller:
+    def __init__(
+        self,
+        lines: Sequence[CallerLine],
+        *,
+        gap_ms: int = 400,
+        tail_ms: int = 10_000,
+        realtime: bool = True,
+    ) -> None:
+        self.lines = list(lines)
+        self.gap_frames = gap_ms // FRAME_MS
+        self.tail_frames = tail_ms // FRAME_MS
+        self.realtime = realtime
+        self.report = CallReport()
+        self._turns_done = 0
+        self._ended = False
+        self.line = LoopbackLine()
+
+    def attach(self, bus: EventBus) -> None:
+        bus.subscribe_all(self._on_event)
+
+    def _on_event(self, event: CallEvent) -> None:
+        self.report.events.append(event)
+        match event:
+            case AgentTurnDone():
+                self._turns_done += 1
+            case CallEnded():
+                self._ended = True
+                self.report.ended = event
+            case _:
+                pass
+
+    async def run(self, call: Call) -> CallReport:
+        inbound: asyncio.Queue[Inbound] = asyncio.Queue()
+
+        async def source() -> AsyncIterator[Inbound]:
+            while True:
+                item = await inbound.get()
+                yield item
+                if isinstance(item, HangupIn):
+                    return
+
+        async with asyncio.TaskGroup() as tg:
+            runner = tg.create_task(call.run(source()))
+            await self._drive(inbound, runner)
+        return self.report
+
+    async def _drive(
+        self, inbound: asyncio.Queue[Inbound], runner: asyncio.Task[CallEnded]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
+        pending = list(self.lines)
+        speaking: list[bytes] = []
+        expect = 1  # agent turns that must be over before the next line (1: the greeting)
+        heard = 0  # agent frames heard since our last line ended
+        waited = 0  # silent frames since the agent's turn ended
+        last_sent_at: float | None = None
+        idle = 0
+        while not runner.done():
+            if self.realtime:
+                tick += FRAME_MS / 1000
+                await asyncio.sleep(max(0.0, tick - loop.time()))
+            else:
+                await asyncio.sleep(0)
+            if self.line.take() is not None:
+                heard += 1
+                self.report.agent_frames += 1
+                if last_sent_at is not None:
+                    self.report.latencies_ms.append(round((loop.time() - last_sent_at) * 1000, 1))
+                    last_sent_at = None
+            if not speaking and pending and self._ready(pending[0], expect, heard, waited):
+                speaking = list(pending.pop(0).frames)
+            if speaking:
+                inbound.put_nowait(AudioIn(speaking.pop(0)))
+                if not speaking:
+                    last_sent_at = loop.time()
+                    expect, heard, waited = self._turns_done + 1, 0, 0
+                continue
+            inbound.put_nowait(AudioIn(SILENCE_FRAME))
+            waited = waited + 1 if self._turns_done >= expect else 0
+            if not pending:
+                idle += 1
+                if self._ended or idle >= self.tail_frames:
+                    inbound.put_nowait(HangupIn())
+                    break
+
+    def _ready(self, line: CallerLine, expect: int, heard: int, waited: int) -> bool:
+        if line.barge_in_after_frames is not None:
+            return heard >= line.barge_in_after_frames
+        return self._turns_done >= expect and waited >= self.gap_frames

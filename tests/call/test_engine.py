@@ -1,0 +1,173 @@
+"""The Call with small in-test providers: turn flow, streaming order and barge-in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from frontdesk.audio.pcm import FRAME_BYTES
+from frontdesk.brain.base import BrainOutput, CallerTurn, Hangup, Text
+from frontdesk.call.endpoint import EndpointConfig
+from frontdesk.call.engine import Call, CallConfig, CallParts
+from frontdesk.call.events import (
+    AgentPhraseStarted,
+    AgentTurnDone,
+    BargeIn,
+    CallerTranscript,
+    ClearAudio,
+    EventBus,
+    StateChanged,
+    TurnMetrics,
+)
+from frontdesk.call.turns import TurnState
+from frontdesk.client.caller import CallerLine, ScriptedCaller
+from frontdesk.speech.base import Samples, Transcript
+
+LOUD = (np.full(FRAME_BYTES // 2, 8000, dtype="<i2")).tobytes()
+
+
+def speech(frames: int) -> list[bytes]:
+    return [LOUD] * frames
+
+
+class LevelVAD:
+    """Speech is any non-silent frame: the tests control exactly when the caller talks."""
+
+    def speech_probability(self, frame: bytes) -> float:
+        return 1.0 if any(frame) else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+class ListSTT:
+    name = "list"
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.calls = 0
+
+    async def transcribe(self, audio: Samples) -> Transcript:
+        self.calls += 1
+        await asyncio.sleep(0)
+        return Transcript(self.texts.pop(0) if self.texts else "", 0.9)
+
+
+class FrameTTS:
+    """Each phrase becomes 3 frames per word of a constant tone."""
+
+    name = "frames"
+
+    def __init__(self) -> None:
+        self.phrases: list[str] = []
+
+    async def stream(self, text: str) -> AsyncIterator[bytes]:
+        self.phrases.append(text)
+        await asyncio.sleep(0)
+        for _ in range(3 * len(text.split())):
+            yield LOUD
+
+
+class ScriptBrain:
+    def __init__(self, replies: list[str], hangup_on: str = "bye") -> None:
+        self.replies = replies
+        self.turns: list[CallerTurn] = []
+        self.heard_log: list[tuple[str, bool]] = []
+        self.hangup_on = hangup_on
+
+    async def greet(self) -> AsyncIterator[BrainOutput]:
+        yield Text("Hello. ")
+        yield Text("How can I help?")
+
+    async def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+        self.turns.append(turn)
+        reply = self.replies.pop(0) if self.replies else "Goodbye."
+        for word in reply.split(" "):
+            yield Text(word + " ")
+        if turn.text == self.hangup_on:
+            yield Hangup()
+
+    def heard(self, played_text: str, interrupted: bool) -> None:
+        self.heard_log.append((played_text, interrupted))
+
+
+def make_call(stt: ListSTT, brain: ScriptBrain, caller: ScriptedCaller) -> tuple[Call, EventBus]:
+    bus = EventBus()
+    caller.attach(bus)
+    config = CallConfig(endpoint=EndpointConfig(min_speech_ms=60, end_silence_ms=200,
+                                                speculative_pause_ms=100))
+    parts = CallParts(stt=stt, tts=FrameTTS(), vad=LevelVAD(), brain=brain,
+                      output=caller.line, bus=bus)
+    return Call(config, parts), bus
+
+
+async def test_two_turns_then_agent_hangs_up() -> None:
+    stt = ListSTT(["book me in", "bye"])
+    brain = ScriptBrain(["Sure. Which day?", "Thanks for calling. Goodbye."])
+    caller = ScriptedCaller([CallerLine(speech(20), "book me in"), CallerLine(speech(10), "bye")],
+                            realtime=False)
+    call, _ = make_call(stt, brain, caller)
+    report = await caller.run(call)
+
+    assert report.ended is not None and report.ended.reason == "agent_hangup"
+    assert [t.text for t in brain.turns] == ["book me in", "bye"]
+    transcripts = [e.text for e in report.events if isinstance(e, CallerTranscript)]
+    assert transcripts == ["book me in", "bye"]
+    done = [e for e in report.events if isinstance(e, AgentTurnDone)]
+    assert [d.played_text for d in done] == [
+        "Hello. How can I help?", "Sure. Which day?", "Thanks for calling. Goodbye."]
+    assert not any(d.interrupted for d in done)
+    # the speculative pass at the first pause is reused: one transcription per turn
+    assert stt.calls == 2
+    metrics = [e for e in report.events if isinstance(e, TurnMetrics) and e.turn > 0]
+    assert all(set(m.spans_ms) == {"endpoint", "stt", "brain", "tts", "transport"}
+               for m in metrics)
+    states = [e.state for e in report.events if isinstance(e, StateChanged)]
+    assert states[:4] == [TurnState.THINKING, TurnState.AGENT_SPEAKING, TurnState.LISTENING,
+                          TurnState.CALLER_SPEAKING]
+    assert states[-1] is TurnState.ENDED
+
+
+async def test_first_phrase_plays_before_the_reply_is_complete() -> None:
+    stt = ListSTT(["question"])
+    brain = ScriptBrain(["One short phrase. Then a much longer second sentence follows here."])
+    caller = ScriptedCaller([CallerLine(speech(10))], realtime=False, tail_ms=3000)
+    call, bus = make_call(stt, brain, caller)
+    order: list[str] = []
+    bus.subscribe(AgentPhraseStarted, lambda e: order.append(f"play:{e.text}"))
+    await caller.run(call)
+    assert order[2:4] == ["play:One short phrase.",
+                          "play:Then a much longer second sentence follows here."]
+
+
+async def test_barge_in_stops_playback_and_keeps_only_the_played_text() -> None:
+    long_reply = "First we check the calendar. Then we look at every bay. Then we call you back."
+    stt = ListSTT(["tell me everything", "stop"])
+    brain = ScriptBrain([long_reply, "Okay."])
+    caller = ScriptedCaller(
+        [CallerLine(speech(10)), CallerLine(speech(15), barge_in_after_frames=20)],
+        realtime=False, tail_ms=2000,
+    )
+    call, bus = make_call(stt, brain, caller)
+    heard_at_decision: list[int] = []
+    bus.subscribe(ClearAudio, lambda e: heard_at_decision.append(caller.report.agent_frames))
+    report = await caller.run(call)
+
+    barge = [e for e in report.events if isinstance(e, BargeIn)]
+    assert len(barge) == 1
+    interrupted = [e for e in report.events if isinstance(e, AgentTurnDone) and e.interrupted]
+    assert len(interrupted) == 1
+    played = interrupted[0].played_text
+    # 5 words = 15 frames in the first phrase; the caller heard about 20 + 3 frames
+    assert played.startswith("First we check the calendar.")
+    assert "call you back" not in played
+    assert len(played.split()) < len(long_reply.split())
+    assert brain.heard_log[1] == (played, True)
+    # after the decision at most one more frame (the one already in the line) is heard
+    assert len(heard_at_decision) == 1
+    frames_after = caller.report.agent_frames - heard_at_decision[0]
+    replies_after = sum(3 * len(t.split()) for t in ["Okay."])
+    assert frames_after <= replies_after + 1
+    assert brain.turns[-1].text == "stop"
