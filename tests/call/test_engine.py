@@ -63,7 +63,7 @@ class FrameTTS:
     def __init__(self) -> None:
         self.phrases: list[str] = []
 
-    async def stream(self, text: str) -> AsyncIterator[bytes]:
+    async def stream(self, text: str) -> AsyncGenerator[bytes, None]:
         self.phrases.append(text)
         await asyncio.sleep(0)
         for _ in range(3 * len(text.split())):

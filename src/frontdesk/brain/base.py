@@ -36,7 +36,7 @@ class Booked:
 
 @dataclass(frozen=True)
 class MessageSaved:
-    message_id: int
+    message_id: str
     caller_name: str | None
     text: str
 

@@ -17,9 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
-from frontdesk.audio.pcm import FRAME_BYTES, FRAME_MS
+from frontdesk.audio import FRAME_BYTES, FRAME_MS, Samples, pcm16_to_float
 from frontdesk.brain.base import (
     Booked,
     Brain,
@@ -93,9 +91,8 @@ class _Utterance:
     voiced_upto: int = 0  # frames up to and including the last voiced one
     last_voiced_at: float = 0.0
 
-    def audio(self, upto: int | None = None) -> np.ndarray:
-        pcm = b"".join(self.frames[: upto if upto is not None else len(self.frames)])
-        return (np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0).astype(np.float32)
+    def audio(self) -> Samples:
+        return pcm16_to_float(b"".join(self.frames))
 
 
 class Call:
@@ -248,7 +245,7 @@ class Call:
             transcription = self._tg.create_task(self._transcribe(utterance.audio()))
         self._start_reply(transcription, clock)
 
-    async def _transcribe(self, audio: np.ndarray) -> Transcript:
+    async def _transcribe(self, audio: Samples) -> Transcript:
         """A failed recognition is a turn we did not understand, not a dead call."""
         try:
             return await self.parts.stt.transcribe(audio)

@@ -78,7 +78,7 @@ class BookingCommitted:
 
 @dataclass(frozen=True)
 class MessageTaken:
-    message_id: int
+    message_id: str
     caller_name: str | None
     text: str
     at: float

@@ -9,6 +9,7 @@ the transcript can keep exactly the played part.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
@@ -80,13 +81,14 @@ class Playout:
             self._complete.append(False)
             self._played.append(0)
             pending = b""
-            async for chunk in self._tts.stream(phrase):
-                self._clock.mark("first_audio")
-                pending += chunk
-                while len(pending) >= FRAME_BYTES:
-                    frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
-                    self._synthesized[index] += 1
-                    await out.put((index, frame))
+            async with contextlib.aclosing(self._tts.stream(phrase)) as audio:
+                async for chunk in audio:
+                    self._clock.mark("first_audio")
+                    pending += chunk
+                    while len(pending) >= FRAME_BYTES:
+                        frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
+                        self._synthesized[index] += 1
+                        await out.put((index, frame))
             if pending:
                 self._synthesized[index] += 1
                 await out.put((index, pending.ljust(FRAME_BYTES, b"\0")))

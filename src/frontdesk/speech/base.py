@@ -7,7 +7,7 @@ Protocols with one streaming or one-shot method so remote vendors can plug in la
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,7 +38,7 @@ class TextToSpeech(Protocol):
 
     name: str
 
-    def stream(self, text: str) -> AsyncIterator[bytes]: ...
+    def stream(self, text: str) -> AsyncGenerator[bytes, None]: ...
 
 
 class VoiceActivityDetector(Protocol):

@@ -1,0 +1,153 @@
+"""Voice-to-voice latency of a scripted 10-turn call; prints JSON.
+
+    python bench/latency.py                 # real local models (whisper, piper, silero)
+    python bench/latency.py --stub          # stub providers with fixed delays
+    python bench/latency.py --stub --stt-ms 100 --brain-ms 50 --token-ms 20 --tts-ms 80
+
+Latency is measured by the caller on a real-time in-memory line: from the caller's last
+speech frame sent to the first agent audio frame received. The engine's own spans are
+reported per stage. In stub mode the providers' fixed delays are known, so the engine's
+overhead is what remains: latency - endpoint wait - unhidden STT delay - brain first-text
+delay - TTS first-audio delay (the STT delay is hidden when the speculative pass, started
+at the first pause, finishes before the end-of-turn decision).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+from frontdesk.brain.stub import StubBrain
+from frontdesk.call.events import TurnMetrics
+from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
+from frontdesk.runtime import Runtime, Speech
+from frontdesk.softphone import Script, place_call, synthesize_lines
+from frontdesk.speech.energy import EnergyVAD
+from frontdesk.speech.factory import build_tts
+from frontdesk.speech.stub import StubSTT, StubTTS
+from frontdesk.store import open_store
+
+SCRIPT = [
+    "Hi, what are your hours?",
+    "Where are you located?",
+    "How much is an oil change?",
+    "I'd like to book an oil change.",
+    "Thursday at 3 PM.",
+    "John Smith.",
+    "Yes, please.",
+    "Can I leave a message for the mechanic?",
+    "My car makes a rattling noise when I brake.",
+    "No, that's all. Goodbye.",
+]
+NOW = "2026-11-25T10:00:00-06:00"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 1)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
+            "p99": percentile(values, 0.99), "max": round(max(values), 1) if values else 0.0}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    profile = parse_profile(example_profile_text(), "<example>")
+    settings = profile.engine
+    stub = settings.stub  # the profile's stub delays, unless given on the command line
+    args.stt_ms = stub.stt_final_ms if args.stt_ms is None else args.stt_ms
+    args.brain_ms = stub.brain_first_text_ms if args.brain_ms is None else args.brain_ms
+    args.token_ms = stub.brain_token_ms if args.token_ms is None else args.token_ms
+    args.tts_ms = stub.tts_first_audio_ms if args.tts_ms is None else args.tts_ms
+    start = datetime.fromisoformat(NOW)
+    began = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{tmp}/bench.db")
+        brain = None
+        if args.stub:
+            speech = Speech(
+                stt=StubSTT(args.stt_ms, SCRIPT),
+                tts=StubTTS(args.tts_ms),
+                new_vad=EnergyVAD,
+            )
+            brain = StubBrain(
+                [f"Reply number {i}, with a second clause after it." for i in range(10)],
+                first_text_ms=args.brain_ms, token_ms=args.token_ms)
+            caller_tts = StubTTS(0.0)
+        else:
+            speech = Speech.from_settings(settings)
+            caller_tts = build_tts("piper")
+        runtime = Runtime(ProfileRegistry([profile]), store, speech,
+                          now=lambda: start + (datetime.now(UTC) - began))
+        lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), caller_tts)
+        if not args.stub:
+            await _warm(speech)
+        _, report = await place_call(runtime, lines, brain=brain,
+                                     to_number=profile.business.phone_numbers[0])
+        store.close()
+    metrics = [e for e in report.events if isinstance(e, TurnMetrics) and e.latency_ms]
+    stages: dict[str, list[float]] = {}
+    for m in metrics:
+        for stage, ms in m.spans_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    result: dict[str, Any] = {
+        "bench": "latency",
+        "mode": "stub" if args.stub else "real",
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "turns": len(report.latencies_ms),
+        "voice_to_voice_ms": summary(report.latencies_ms),
+        "engine_latency_ms": summary([m.latency_ms for m in metrics if m.latency_ms]),
+        "stages_ms": {k: summary(v) for k, v in stages.items()},
+        "budget_ms": settings.budget_ms,
+        "over_budget_turns": sum(1 for v in report.latencies_ms if v > settings.budget_ms),
+    }
+    if args.stub:
+        hidden = settings.endpoint_silence_ms - settings.speculative_pause_ms
+        fixed = max(0.0, args.stt_ms - hidden) + args.brain_ms + args.tts_ms
+        overhead = [m.latency_ms - m.spans_ms.get("endpoint", 0.0) - fixed
+                    for m in metrics if m.latency_ms]
+        result["stub_delays_ms"] = {"stt_final": args.stt_ms, "brain_first_text": args.brain_ms,
+                                    "brain_token": args.token_ms, "tts_first_audio": args.tts_ms}
+        result["engine_overhead_ms"] = summary(overhead)
+    return result
+
+
+async def _warm(speech: Speech) -> None:
+    """Load and exercise the models once, as a server does at start-up."""
+    for method in ("warmup",):
+        for provider in (speech.stt, speech.tts):
+            fn = getattr(provider, method, None)
+            if fn is not None:
+                await asyncio.to_thread(fn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stub", action="store_true", help="stub providers, fixed delays")
+    parser.add_argument("--stt-ms", type=float, default=None)
+    parser.add_argument("--brain-ms", type=float, default=None)
+    parser.add_argument("--token-ms", type=float, default=None)
+    parser.add_argument("--tts-ms", type=float, default=None)
+    result = asyncio.run(run(parser.parse_args()))
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Command line: ``frontdesk serve | call | init | check``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from frontdesk.profile import Profile, ProfileError, ProfileRegistry, load_profile, write_example
+from frontdesk.profile.loader import example_profile_text, parse_profile
+from frontdesk.runtime import Runtime, Speech
+from frontdesk.speech.base import MissingExtraError
+from frontdesk.store import database_url, open_store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="frontdesk: a self-hosted AI receptionist.")
+
+ProfileOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--profile", "-p", help="Business profile YAML (repeatable). "
+                 "Default: $FRONTDESK_PROFILE or the shipped example auto shop."),
+]
+StubOpt = Annotated[
+    bool, typer.Option("--stub", help="Stub speech providers with the profile's fixed delays "
+                       "(no models needed).")
+]
+
+
+def _profiles(paths: list[Path] | None, stub: bool) -> list[Profile]:
+    if not paths and os.environ.get("FRONTDESK_PROFILE"):
+        paths = [Path(p) for p in os.environ["FRONTDESK_PROFILE"].split(os.pathsep)]
+    try:
+        profiles = ([load_profile(p) for p in paths] if paths
+                    else [parse_profile(example_profile_text(), "<example>")])
+    except ProfileError as error:
+        typer.echo(f"invalid profile: {error}", err=True)
+        raise typer.Exit(2) from None
+    if stub:
+        profiles = [_stubbed(p) for p in profiles]
+    return profiles
+
+
+def _stubbed(profile: Profile) -> Profile:
+    providers = profile.engine.providers.model_copy(
+        update={"stt": "stub", "tts": "stub", "vad": "energy"})
+    engine = profile.engine.model_copy(update={"providers": providers})
+    return profile.model_copy(update={"engine": engine})
+
+
+def _runtime(profiles: list[Profile], now: str | None, script: list[str] | None = None) -> Runtime:
+    try:
+        speech = Speech.from_settings(profiles[0].engine, script=script)
+    except MissingExtraError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(3) from None
+    store = open_store(database_url())
+    clock = _fixed_clock(now) if now else (lambda: datetime.now(UTC))
+    return Runtime(ProfileRegistry(profiles), store, speech, now=clock)
+
+
+def _fixed_clock(now: str) -> Callable[[], datetime]:
+    """``--now`` pins the business clock (reproducible demos); time still advances."""
+    start = datetime.fromisoformat(now)
+    if start.tzinfo is None:
+        raise typer.BadParameter("--now needs a UTC offset, e.g. 2026-11-25T10:00:00-06:00")
+    began = datetime.now(UTC)
+    return lambda: start + (datetime.now(UTC) - began)
+
+
+@app.command()
+def serve(
+    profile: ProfileOpt = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    stub: StubOpt = False,
+) -> None:
+    """Run the receptionist server (health, metrics, WebSocket calls)."""
+    import uvicorn
+
+    from frontdesk.server.app import create_app
+
+    runtime = _runtime(_profiles(profile, stub), None)
+    numbers = [n for p in runtime.registry for n in p.business.phone_numbers]
+    typer.echo(f"frontdesk: answering {', '.join(numbers)} on ws://{host}:{port}/call?to=NUMBER")
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+
+
+@app.command()
+def call(
+    say: Annotated[list[str] | None, typer.Option("--say", help="A caller line (repeatable).")]
+    = None,
+    wav: Annotated[list[Path] | None, typer.Option("--wav", help="A caller WAV (repeatable).")]
+    = None,
+    profile: ProfileOpt = None,
+    to: Annotated[str | None, typer.Option(help="Number dialled (default: the first "
+                                           "business's first number).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    now: Annotated[str | None, typer.Option(help="Pin the business clock (ISO 8601).")] = None,
+    stub: StubOpt = False,
+) -> None:
+    """Place a call against the engine. Text lines are synthesized, so the real audio path
+    (VAD, endpointing, STT) runs. Lines are spoken in order: all --say, then all --wav."""
+    from frontdesk.softphone import Script, place_call, printer, report_json, synthesize_lines
+
+    items = [("say", s) for s in say or []] + [("wav", str(w)) for w in wav or []]
+    if not items:
+        raise typer.BadParameter("give at least one --say or --wav")
+    profiles = _profiles(profile, stub)
+    runtime = _runtime(profiles, now, script=list(say or []))
+    number = to or profiles[0].business.phone_numbers[0]
+
+    async def go() -> None:
+        lines = await synthesize_lines(Script(items), runtime.speech.tts)
+        on_event = None if as_json else printer(typer.echo)
+        call_id, report = await place_call(runtime, lines, to_number=number, on_event=on_event)
+        if as_json:
+            typer.echo(json.dumps(report_json(call_id, report), indent=2))
+
+    asyncio.run(go())
+    runtime.store.close()
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the profile.")] = Path(
+        "frontdesk.yaml"),
+    force: bool = False,
+) -> None:
+    """Write an example business profile (an auto-repair shop) to edit."""
+    try:
+        write_example(path, overwrite=force)
+    except FileExistsError as error:
+        typer.echo(f"{error} (use --force to overwrite)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def check(paths: Annotated[list[Path], typer.Argument(help="Profiles to validate.")]) -> None:
+    """Validate business profiles; prints file, field and reason for each problem."""
+    failed = False
+    for path in paths:
+        try:
+            load_profile(path)
+            typer.echo(f"{path}: ok")
+        except ProfileError as error:
+            typer.echo(str(error), err=True)
+            failed = True
+    if failed:
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

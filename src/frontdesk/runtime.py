@@ -1,0 +1,131 @@
+"""Assembly: profiles + store + speech providers → a ready Call for each incoming call.
+
+Models are loaded once per process (STT, TTS, the VAD's ONNX session) and shared by all
+calls; per-call state (VAD state, dialogue, event bus) is made fresh in :meth:`open_call`.
+A call's turns are written to the store as each turn ends, and the call row is closed
+with its outcome when the call ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from frontdesk.brain.base import Brain
+from frontdesk.brain.receptionist import Receptionist
+from frontdesk.call.endpoint import EndpointConfig
+from frontdesk.call.engine import AudioOutput, Call, CallConfig, CallParts
+from frontdesk.call.events import (
+    AgentTurnDone,
+    CallEnded,
+    CallerTranscript,
+    EventBus,
+    TurnMetrics,
+)
+from frontdesk.observe.metrics import EngineMetrics
+from frontdesk.profile import EngineSettings, Profile, ProfileRegistry
+from frontdesk.speech.base import SpeechToText, TextToSpeech, VoiceActivityDetector
+from frontdesk.speech.factory import build_stt, build_tts, vad_factory
+from frontdesk.store import BusinessStore, Store, TurnRecord
+
+
+@dataclass(frozen=True)
+class Speech:
+    stt: SpeechToText
+    tts: TextToSpeech
+    new_vad: Callable[[], VoiceActivityDetector]
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings, *, script: list[str] | None = None) -> Speech:
+        p, stub = settings.providers, settings.stub
+        return cls(
+            stt=build_stt(p.stt, final_ms=stub.stt_final_ms, script=script or []),
+            tts=build_tts(p.tts, first_audio_ms=stub.tts_first_audio_ms),
+            new_vad=vad_factory(p.vad),
+        )
+
+
+@dataclass
+class OpenCall:
+    call: Call
+    bus: EventBus
+    call_id: str
+    profile: Profile
+    brain: Brain
+
+
+@dataclass
+class Runtime:
+    registry: ProfileRegistry
+    store: Store
+    speech: Speech
+    metrics: EngineMetrics = field(default_factory=EngineMetrics)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def open_call(
+        self,
+        *,
+        to_number: str,
+        from_number: str,
+        output: AudioOutput,
+        brain: Brain | None = None,
+    ) -> OpenCall:
+        """Create the call row and a Call wired to the dialled business.
+
+        Raises ``KeyError`` (from the registry) when no business owns ``to_number``."""
+        profile = self.registry.by_number(to_number)
+        business = self.store.for_business(profile.business.id)
+        record = business.create_call(from_number, to_number)
+        bus = EventBus()
+        if brain is None:
+            brain = Receptionist(profile, business, call_id=record.id,
+                                 caller_number=from_number, now=self.now)
+        parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
+                          brain=brain, output=output, bus=bus)
+        call = Call(call_config(profile.engine), parts)
+        TurnRecorder(business, record.id).watch(bus)
+        self.metrics.watch(bus, profile.business.id)
+        return OpenCall(call, bus, record.id, profile, brain)
+
+
+def call_config(settings: EngineSettings) -> CallConfig:
+    return CallConfig(
+        budget_ms=settings.budget_ms,
+        endpoint=EndpointConfig(end_silence_ms=settings.endpoint_silence_ms,
+                                speculative_pause_ms=settings.speculative_pause_ms),
+        no_input_timeout_ms=settings.no_input_timeout_ms,
+    )
+
+
+class TurnRecorder:
+    """Collects one turn's pieces from the bus and stores the turn when it is done."""
+
+    def __init__(self, store: BusinessStore, call_id: str) -> None:
+        self.store = store
+        self.call_id = call_id
+        self._caller: dict[int, CallerTranscript] = {}
+        self._metrics: dict[int, TurnMetrics] = {}
+
+    def watch(self, bus: EventBus) -> None:
+        bus.subscribe(CallerTranscript, lambda e: self._caller.__setitem__(e.turn, e))
+        bus.subscribe(TurnMetrics, lambda e: self._metrics.__setitem__(e.turn, e))
+        bus.subscribe(AgentTurnDone, self._on_done)
+        bus.subscribe(CallEnded, self._on_end)
+
+    def _on_done(self, event: AgentTurnDone) -> None:
+        caller = self._caller.pop(event.turn, None)
+        metrics = self._metrics.pop(event.turn, None)
+        self.store.add_turn(self.call_id, TurnRecord(
+            index=event.turn,
+            caller_text=caller.text if caller else "",
+            caller_confidence=caller.confidence if caller else None,
+            agent_text=event.planned_text,
+            agent_text_played=event.played_text,
+            interrupted=event.interrupted,
+            spans=metrics.spans_ms if metrics else {},
+            latency_ms=metrics.latency_ms if metrics else None,
+        ))
+
+    def _on_end(self, event: CallEnded) -> None:
+        self.store.end_call(self.call_id, status="completed", outcome=event.outcome)

@@ -1,0 +1,98 @@
+"""The FastAPI app: health, metrics, and the generic WebSocket call endpoint.
+
+Routes parse and authenticate, then hand over to the runtime; no business logic here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from frontdesk.call.events import CallEvent
+from frontdesk.call.inbound import HangupIn, Inbound
+from frontdesk.runtime import Runtime
+from frontdesk.server.pacer import PacedSocketOutput
+from frontdesk.server.wire import WireError, event_json, parse_audio, parse_control
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="frontdesk")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, object]:
+        return {"status": "ok", "businesses": runtime.registry.ids}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    @app.websocket("/call")
+    async def call(websocket: WebSocket, to: str, caller: str = "anonymous") -> None:
+        await websocket.accept()
+        if runtime.registry.get_by_number(to) is None:
+            await websocket.send_text(WireError("unknown_number", f"no business answers {to}")
+                                      .to_json())
+            await websocket.close(code=4404)
+            return
+        await run_socket_call(runtime, websocket, to_number=to, from_number=caller)
+
+    return app
+
+
+async def run_socket_call(
+    runtime: Runtime, websocket: WebSocket, *, to_number: str, from_number: str
+) -> None:
+    output = PacedSocketOutput(websocket)
+    opened = runtime.open_call(to_number=to_number, from_number=from_number, output=output)
+    outbox: asyncio.Queue[str] = asyncio.Queue()
+
+    def forward(event: CallEvent) -> None:
+        message = event_json(event)
+        if message is not None:
+            outbox.put_nowait(json.dumps(message))
+
+    opened.bus.subscribe_all(forward)
+    await websocket.send_text(json.dumps({"type": "call", "call_id": opened.call_id,
+                                          "business": opened.profile.business.id}))
+
+    async def inbound() -> AsyncIterator[Inbound]:
+        while True:
+            try:
+                message = await websocket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            try:
+                if message.get("bytes") is not None:
+                    for item in parse_audio(message["bytes"]):
+                        yield item
+                else:
+                    item = parse_control(message.get("text") or "")
+                    yield item
+                    if isinstance(item, HangupIn):
+                        return
+            except WireError as error:
+                log.warning("call %s: bad client message: %s", opened.call_id, error)
+                outbox.put_nowait(error.to_json())
+
+    async def send_events() -> None:
+        while True:
+            text = await outbox.get()
+            await output.send_text(text)
+
+    async with asyncio.TaskGroup() as tg:
+        sender = tg.create_task(send_events())
+        await opened.call.run(inbound())
+        while not outbox.empty():
+            await output.send_text(outbox.get_nowait())
+        sender.cancel()
+    await output.close()

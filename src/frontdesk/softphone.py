@@ -1,0 +1,137 @@
+"""The terminal softphone: place a scripted call against the engine, in process.
+
+Caller lines given as text are synthesized to audio first, so the real audio path runs
+(VAD, endpointing, STT); WAV files are read and resampled. The result is a report with
+every turn as the engine saw it and the outcome as the store recorded it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from frontdesk.audio import float_to_pcm16, read_wav, split_frames
+from frontdesk.brain.base import Brain
+from frontdesk.call.events import (
+    AgentTurnDone,
+    BookingCommitted,
+    CallEnded,
+    CallerTranscript,
+    CallEvent,
+    MessageTaken,
+    TransferRequested,
+    TurnMetrics,
+)
+from frontdesk.client.caller import CallerLine, CallReport, ScriptedCaller
+from frontdesk.runtime import Runtime
+from frontdesk.speech.base import TextToSpeech
+
+DEFAULT_CALLER_NUMBER = "+15125550123"
+
+
+@dataclass(frozen=True)
+class Script:
+    """Caller lines in order: ``("say", text)`` or ``("wav", path)``."""
+
+    items: Sequence[tuple[str, str]]
+
+
+async def synthesize_lines(script: Script, tts: TextToSpeech | None) -> list[CallerLine]:
+    lines: list[CallerLine] = []
+    for kind, value in script.items:
+        if kind == "wav":
+            lines.append(CallerLine(split_frames(float_to_pcm16(read_wav(Path(value)))), value))
+            continue
+        if tts is None:
+            raise ValueError("text caller lines need a TTS to synthesize them")
+        pcm = b"".join([chunk async for chunk in tts.stream(value)])
+        lines.append(CallerLine(split_frames(pcm), value))
+    return lines
+
+
+async def place_call(
+    runtime: Runtime,
+    lines: Sequence[CallerLine],
+    *,
+    to_number: str,
+    from_number: str = DEFAULT_CALLER_NUMBER,
+    on_event: Callable[[CallEvent], None] | None = None,
+    realtime: bool = True,
+    brain: Brain | None = None,
+) -> tuple[str, CallReport]:
+    caller = ScriptedCaller(lines, realtime=realtime)
+    opened = runtime.open_call(to_number=to_number, from_number=from_number,
+                               output=caller.line, brain=brain)
+    caller.attach(opened.bus)
+    if on_event is not None:
+        opened.bus.subscribe_all(on_event)
+    report = await caller.run(opened.call)
+    return opened.call_id, report
+
+
+def report_json(call_id: str, report: CallReport) -> dict[str, Any]:
+    """The ``--json`` document: every turn and the outcome."""
+    turns: dict[int, dict[str, Any]] = {}
+    outcome: dict[str, Any] = {"kind": "none"}
+    for event in report.events:
+        match event:
+            case CallerTranscript():
+                turn = turns.setdefault(event.turn, {"turn": event.turn})
+                turn["caller"] = event.text
+                turn["confidence"] = round(event.confidence, 3)
+            case AgentTurnDone():
+                turn = turns.setdefault(event.turn, {"turn": event.turn})
+                turn["agent"] = event.played_text
+                turn["interrupted"] = event.interrupted
+            case TurnMetrics():
+                turn = turns.setdefault(event.turn, {"turn": event.turn})
+                turn["spans_ms"] = event.spans_ms
+                turn["latency_ms"] = event.latency_ms
+            case BookingCommitted():
+                outcome = {"kind": "booked", "booking_id": event.booking_id,
+                           "service": event.service_id, "start": event.start_iso,
+                           "name": event.customer_name}
+            case MessageTaken():
+                outcome = {"kind": "message", "message_id": event.message_id,
+                           "name": event.caller_name, "text": event.text}
+            case TransferRequested():
+                outcome = {"kind": "transfer", "number": event.number}
+            case CallEnded():
+                outcome["ended_by"] = event.reason
+            case _:
+                pass
+    return {
+        "call_id": call_id,
+        "turns": [turns[k] for k in sorted(turns)],
+        "caller_measured_latency_ms": report.latencies_ms,
+        "outcome": outcome,
+    }
+
+
+def printer(echo: Callable[[str], None]) -> Callable[[CallEvent], None]:
+    """Prints the conversation as it happens, with each turn's latency breakdown."""
+
+    def on_event(event: CallEvent) -> None:
+        match event:
+            case CallerTranscript():
+                echo(f"caller  > {event.text or '(nothing heard)'}  [{event.confidence:.2f}]")
+            case AgentTurnDone():
+                cut = "  [interrupted]" if event.interrupted else ""
+                echo(f"agent   > {event.played_text}{cut}")
+            case TurnMetrics() if event.latency_ms is not None:
+                spans = " ".join(f"{k}={v:.0f}" for k, v in event.spans_ms.items())
+                flag = " OVER BUDGET" if event.over_budget else ""
+                echo(f"          latency {event.latency_ms:.0f} ms ({spans}){flag}")
+            case BookingCommitted():
+                echo(f"          booked {event.service_id} at {event.start_iso} "
+                     f"for {event.customer_name} (id {event.booking_id})")
+            case MessageTaken():
+                echo(f"          message saved (id {event.message_id})")
+            case CallEnded():
+                echo(f"-- call ended ({event.reason}, outcome {event.outcome})")
+            case _:
+                pass
+
+    return on_event

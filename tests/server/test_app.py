@@ -1,0 +1,106 @@
+"""The FastAPI app in process: health, metrics and a whole call over the WebSocket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from frontdesk.audio import SILENCE_FRAME, split_frames
+from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
+from frontdesk.runtime import Runtime, Speech
+from frontdesk.server.app import create_app
+from frontdesk.speech.energy import EnergyVAD
+from frontdesk.speech.stub import StubSTT, StubTTS, tone_utterance
+from frontdesk.store import open_store
+
+NOW = datetime.fromisoformat("2026-11-25T10:00:00-06:00")
+NUMBER = "%2B15125550100"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    profile = parse_profile(example_profile_text(), "<example>")
+    store = open_store(f"sqlite:///{tmp_path}/t.db")
+    speech = Speech(stt=StubSTT(20, ["What are your hours?", "Goodbye."]),
+                    tts=StubTTS(10, ms_per_char=2), new_vad=EnergyVAD)
+    runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+    store.close()
+
+
+def receive_until(ws: WebSocketTestSession, kind: str, limit: int = 5000) -> list[dict[str, Any]]:
+    """Read messages (skipping audio) until a JSON event of ``kind``; returns the events."""
+    events: list[dict[str, Any]] = []
+    for _ in range(limit):
+        message = ws.receive()
+        if message.get("text"):
+            event = json.loads(message["text"])
+            events.append(event)
+            if event["type"] == kind:
+                return events
+    raise AssertionError(f"no {kind} event; got {[e['type'] for e in events]}")
+
+
+def say(ws: WebSocketTestSession, ms: int) -> None:
+    for frame in split_frames(tone_utterance(ms)):
+        ws.send_bytes(frame)
+    for _ in range(30):
+        ws.send_bytes(SILENCE_FRAME)
+
+
+def test_health_and_metrics(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "businesses": ["main-street-auto"]}
+    metrics = client.get("/metrics").text
+    assert "frontdesk_turn_latency_seconds" in metrics
+
+
+def test_a_call_over_the_websocket(client: TestClient) -> None:
+    with client.websocket_connect(f"/call?to={NUMBER}&caller=%2B15125550123") as ws:
+        hello = json.loads(ws.receive_text())
+        assert hello["type"] == "call" and hello["business"] == "main-street-auto"
+        greeting = receive_until(ws, "agent_turn")[-1]
+        assert greeting["played"].startswith("Thanks for calling Main Street Auto")
+        say(ws, 600)
+        events = receive_until(ws, "agent_turn")
+        transcript = next(e for e in events if e["type"] == "transcript")
+        assert transcript["text"] == "What are your hours?"
+        assert "Monday" in events[-1]["played"]
+        latency = next(e for e in events if e["type"] == "latency")
+        assert latency["latency_ms"] is not None and latency["budget_ms"] == 1000
+        say(ws, 400)
+        end = receive_until(ws, "end")[-1]
+        assert end["reason"] == "agent_hangup"
+    metrics = client.get("/metrics").text
+    assert 'frontdesk_calls_total{business="main-street-auto",outcome="none"} 1.0' in metrics
+    assert "frontdesk_turn_latency_seconds_count" in metrics
+
+
+def test_bad_messages_get_typed_errors_and_the_call_goes_on(client: TestClient) -> None:
+    with client.websocket_connect(f"/call?to={NUMBER}") as ws:
+        ws.receive_text()
+        ws.send_bytes(b"\x00" * 100)
+        ws.send_text("{not json")
+        ws.send_text(json.dumps({"type": "dtmf", "digit": "x"}))
+        ws.send_text(json.dumps({"type": "teleport"}))
+        codes = [e["code"] for e in receive_until(ws, "agent_turn") if e["type"] == "error"]
+        assert codes == ["bad_audio", "bad_json", "bad_dtmf", "unknown_type"]
+        say(ws, 600)
+        events = receive_until(ws, "agent_turn")
+        assert any(e["type"] == "transcript" for e in events)
+        ws.send_text(json.dumps({"type": "hangup"}))
+        assert receive_until(ws, "end")[-1]["reason"] == "caller_hangup"
+
+
+def test_unknown_number_is_refused(client: TestClient) -> None:
+    with client.websocket_connect("/call?to=%2B19995550000") as ws:
+        error = json.loads(ws.receive_text())
+        assert error == {"type": "error", "code": "unknown_number",
+                         "message": "no business answers +19995550000"}
