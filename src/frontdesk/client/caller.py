@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 
 from frontdesk.audio.pcm import FRAME_MS, SILENCE_FRAME
 from frontdesk.call.engine import Call
-from frontdesk.call.events import AgentTurnDone, CallEnded, CallEvent, EventBus
+from frontdesk.call.events import (
+    AgentPhraseStarted,
+    AgentTurnDone,
+    CallEnded,
+    CallEvent,
+    ClearAudio,
+    EventBus,
+)
 from frontdesk.call.inbound import AudioIn, HangupIn, Inbound
 
 
@@ -33,6 +40,8 @@ class CallReport:
     events: list[CallEvent] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)  # measured by the caller
     agent_frames: int = 0  # agent frames that reached the caller
+    # per barge-in: agent frames heard after the engine's clear, before its next reply
+    frames_after_clear: list[int] = field(default_factory=list)
     ended: CallEnded | None = None
 
 
@@ -72,6 +81,7 @@ class ScriptedCaller:
         self.report = CallReport()
         self._turns_done = 0
         self._ended = False
+        self._after_clear: int | None = None
         self.line = LoopbackLine()
 
     def attach(self, bus: EventBus) -> None:
@@ -82,6 +92,11 @@ class ScriptedCaller:
         match event:
             case AgentTurnDone():
                 self._turns_done += 1
+            case ClearAudio():
+                self._after_clear = 0
+            case AgentPhraseStarted() if self._after_clear is not None:
+                self.report.frames_after_clear.append(self._after_clear)
+                self._after_clear = None
             case CallEnded():
                 self._ended = True
                 self.report.ended = event
@@ -124,6 +139,8 @@ class ScriptedCaller:
             if self.line.take() is not None:
                 heard += 1
                 self.report.agent_frames += 1
+                if self._after_clear is not None:
+                    self._after_clear += 1
                 if last_sent_at is not None:
                     self.report.latencies_ms.append(round((loop.time() - last_sent_at) * 1000, 1))
                     last_sent_at = None

@@ -1,0 +1,332 @@
+"""The business profile: everything frontdesk knows about one business.
+
+A profile is loaded once from YAML and then shared read-only between calls, so every
+model is frozen and rejects unknown keys: a typo in the YAML must fail loudly at start-up,
+not silently fall back to a default in the middle of a call.
+
+Checks that span several fields (unique ids, resources for each service, aliases that
+point to one service) are collected into one :class:`ConsistencyError` so that the
+loader can report every problem with its precise location at once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+from frontdesk.profile.describe import describe_hours
+
+__all__ = [
+    "WEEKDAYS",
+    "Business",
+    "ConsistencyError",
+    "EngineSettings",
+    "Holiday",
+    "Hours",
+    "Interval",
+    "Policies",
+    "Profile",
+    "Providers",
+    "Resource",
+    "Service",
+    "StubTimings",
+    "TransferNumber",
+]
+
+WEEKDAYS: tuple[str, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:00)?$")
+
+
+def _phone(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError(f"{value!r} is not an E.164 phone number like +15125550100")
+    return value
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(f"{value!r} must be lowercase letters, digits and dashes")
+    return value
+
+
+def _clock(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 17:00 as the sexagesimal integer 1020: say so plainly.
+    if isinstance(value, int):
+        raise ValueError('times must be quoted "HH:MM" strings, e.g. "17:00"')
+    if isinstance(value, str):
+        match = _HHMM.match(value.strip())
+        if not match:
+            raise ValueError(f'{value!r} is not a 24-hour "HH:MM" time')
+        return time(int(match.group(1)), int(match.group(2)))
+    return value
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Phone = Annotated[str, AfterValidator(_phone)]
+Slug = Annotated[str, AfterValidator(_slug)]
+Text = Annotated[str, AfterValidator(_non_blank)]
+# Serialised back as "HH:MM" so a dumped profile loads again.
+ClockTime = Annotated[
+    time, BeforeValidator(_clock), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str)
+]
+Interval = tuple[ClockTime, ClockTime]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConsistencyError(ValueError):
+    """Several cross-field problems, each with the dotted path of the field at fault."""
+
+    def __init__(self, issues: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in issues))
+        self.issues = issues
+
+
+class Business(_Frozen):
+    id: Slug
+    name: Text
+    timezone: str
+    phone_numbers: list[Phone] = Field(min_length=1)
+    address: str | None = None
+    greeting: Text
+
+    @model_validator(mode="after")
+    def _check(self) -> Business:
+        issues: list[tuple[str, str]] = []
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            issues.append(("business.timezone", f"unknown time zone {self.timezone!r}"))
+        seen: set[str] = set()
+        for i, number in enumerate(self.phone_numbers):
+            if number in seen:
+                issues.append((f"business.phone_numbers[{i}]", f"duplicate number {number}"))
+            seen.add(number)
+        if issues:
+            raise ConsistencyError(issues)
+        return self
+
+
+class Hours(_Frozen):
+    """Opening intervals per weekday; a missing or empty day means closed."""
+
+    monday: list[Interval] = []
+    tuesday: list[Interval] = []
+    wednesday: list[Interval] = []
+    thursday: list[Interval] = []
+    friday: list[Interval] = []
+    saturday: list[Interval] = []
+    sunday: list[Interval] = []
+
+    def for_weekday(self, weekday: int) -> list[Interval]:
+        """Intervals for ``date.weekday()`` (0 = Monday), sorted by opening time."""
+        intervals: list[Interval] = getattr(self, WEEKDAYS[weekday])
+        return sorted(intervals)
+
+    @model_validator(mode="after")
+    def _check(self) -> Hours:
+        issues: list[tuple[str, str]] = []
+        for day in WEEKDAYS:
+            intervals: list[Interval] = getattr(self, day)
+            for i, (start, end) in enumerate(intervals):
+                if start >= end:
+                    issues.append(
+                        (f"hours.{day}[{i}]", f"opens at {start:%H:%M} but closes at {end:%H:%M}")
+                    )
+            ordered = sorted(intervals)
+            for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
+                if start < end:
+                    issues.append((f"hours.{day}", "opening intervals overlap"))
+                    break
+        if issues:
+            raise ConsistencyError(issues)
+        return self
+
+
+class Holiday(_Frozen):
+    date: date
+    name: str = ""
+
+
+class Service(_Frozen):
+    id: Slug
+    name: Text
+    aliases: list[Text] = []
+    duration_minutes: int = Field(gt=0)
+    price: Decimal | None = Field(default=None, ge=0)
+    resource_kind: Text
+
+
+class Resource(_Frozen):
+    id: Slug
+    kind: Text
+    name: Text
+
+
+class TransferNumber(_Frozen):
+    name: Text
+    number: Phone
+
+
+class Policies(_Frozen):
+    slot_step_minutes: int = Field(default=15, gt=0, le=24 * 60)
+    min_notice_minutes: int = Field(default=60, ge=0)
+    booking_horizon_days: int = Field(default=60, gt=0, le=3 * 366)
+    offer_count: int = Field(default=3, gt=0, le=20)
+
+
+class Providers(_Frozen):
+    stt: Literal["whisper", "stub"] = "whisper"
+    tts: Literal["piper", "stub"] = "piper"
+    vad: Literal["silero", "energy"] = "silero"
+
+
+class StubTimings(_Frozen):
+    """Latencies the stub providers simulate, so budget tests run without models."""
+
+    stt_final_ms: int = Field(default=100, ge=0)
+    brain_first_text_ms: int = Field(default=50, ge=0)
+    brain_token_ms: int = Field(default=20, ge=0)
+    tts_first_audio_ms: int = Field(default=80, ge=0)
+
+
+class EngineSettings(_Frozen):
+    budget_ms: int = Field(default=1000, gt=0)
+    endpoint_silence_ms: int = Field(default=400, gt=0)
+    speculative_pause_ms: int = Field(default=160, gt=0)
+    no_input_timeout_ms: int = Field(default=6000, gt=0)
+    providers: Providers = Providers()
+    stub: StubTimings = StubTimings()
+
+    @model_validator(mode="after")
+    def _check(self) -> EngineSettings:
+        # The speculative STT pass only saves time if it starts before the turn ends.
+        if self.speculative_pause_ms > self.endpoint_silence_ms:
+            raise ConsistencyError(
+                [("engine.speculative_pause_ms", "must not exceed endpoint_silence_ms")]
+            )
+        return self
+
+
+class Profile(_Frozen):
+    """One business. Field order matters: resources are validated before services."""
+
+    business: Business
+    hours: Hours
+    holidays: list[Holiday] = []
+    resources: list[Resource] = []
+    services: list[Service] = Field(min_length=1)
+    transfer_numbers: list[TransferNumber] = []
+    policies: Policies = Policies()
+    engine: EngineSettings = EngineSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        issues: list[tuple[str, str]] = []
+        issues += _duplicates("resources", [r.id for r in self.resources], "resource id")
+        issues += _duplicates("services", [s.id for s in self.services], "service id")
+        kinds = {r.kind for r in self.resources}
+        owner: dict[str, str] = {}
+        for i, service in enumerate(self.services):
+            if service.resource_kind not in kinds:
+                issues.append(
+                    (
+                        f"services[{i}].resource_kind",
+                        f"no resource of kind {service.resource_kind!r} "
+                        f"(resources have: {', '.join(sorted(kinds)) or 'none'})",
+                    )
+                )
+            for j, word in enumerate([service.name, *service.aliases]):
+                key = word.casefold()
+                if owner.get(key, service.id) != service.id:
+                    where = f"services[{i}].aliases[{j - 1}]" if j else f"services[{i}].name"
+                    issues.append((where, f"{word!r} already names service {owner[key]!r}"))
+                owner.setdefault(key, service.id)
+        if issues:
+            raise ConsistencyError(issues)
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.business.timezone)
+
+    @cached_property
+    def holiday_map(self) -> dict[date, Holiday]:
+        return {h.date: h for h in self.holidays}
+
+    def service(self, service_id: str) -> Service:
+        """The service with this id; ``KeyError`` if the business does not offer it."""
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
+
+    def service_by_name(self, words: str) -> Service | None:
+        """The service whose name or alias is exactly ``words`` (case-insensitive)."""
+        key = words.strip().casefold()
+        for service in self.services:
+            if key in {w.casefold() for w in (service.name, *service.aliases)}:
+                return service
+        return None
+
+    def resources_of_kind(self, kind: str) -> list[Resource]:
+        return [r for r in self.resources if r.kind == kind]
+
+    def is_holiday(self, day: date) -> bool:
+        return day in self.holiday_map
+
+    def holiday(self, day: date) -> Holiday | None:
+        return self.holiday_map.get(day)
+
+    def opening_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """Aware open/close datetimes in the business zone; empty when closed.
+
+        A wall-clock time that does not exist on a DST change day resolves with fold=0,
+        which zoneinfo maps to the offset in force before the change.
+        """
+        if self.is_holiday(day):
+            return []
+        return [
+            (datetime.combine(day, start, self.tz), datetime.combine(day, end, self.tz))
+            for start, end in self.hours.for_weekday(day.weekday())
+        ]
+
+    def describe_hours(self) -> str:
+        """A short sentence the agent can speak, e.g. "We're open Monday to Friday ..."."""
+        return describe_hours(self.hours.for_weekday)
+
+
+def _duplicates(field: str, ids: list[str], what: str) -> list[tuple[str, str]]:
+    seen: set[str] = set()
+    issues = []
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            issues.append((f"{field}[{i}].id", f"duplicate {what} {ident!r}"))
+        seen.add(ident)
+    return issues

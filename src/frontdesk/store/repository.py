@@ -1,0 +1,380 @@
+"""The business-scoped repository: the only query surface of the store.
+
+Every statement filters on ``business_id``, including lookups by primary key, so a bug
+elsewhere (a call id from another tenant, a guessed booking id) reads nothing instead of
+another business's customers. Methods return frozen records, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+from frontdesk.store.models import Booking, Call, Message, Turn
+from frontdesk.store.records import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    BookingRecord,
+    CallRecord,
+    MessageRecord,
+    StoredTurn,
+    TurnRecord,
+)
+from frontdesk.store.types import utc
+
+if TYPE_CHECKING:
+    from frontdesk.store.engine import Store
+
+__all__ = ["BookingConflict", "BusinessStore", "RecordNotFound"]
+
+
+class RecordNotFound(LookupError):
+    """No such row for this business (it may exist for another one; we do not say)."""
+
+
+class BookingConflict(Exception):
+    """Every candidate resource already has a confirmed booking overlapping the interval."""
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _now(value: datetime | None) -> datetime:
+    return datetime.now(UTC) if value is None else utc(value)
+
+
+def _advisory_key(business_id: str, resource_id: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock`` per (business, resource)."""
+    digest = hashlib.blake2b(f"{business_id}\0{resource_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _call(row: Call) -> CallRecord:
+    return CallRecord(
+        id=row.id,
+        business_id=row.business_id,
+        from_number=row.from_number,
+        to_number=row.to_number,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        status=row.status,
+        outcome=row.outcome,
+    )
+
+
+def _turn(row: Turn) -> StoredTurn:
+    return StoredTurn(
+        id=row.id,
+        call_id=row.call_id,
+        business_id=row.business_id,
+        created_at=row.created_at,
+        index=row.index,
+        caller_text=row.caller_text,
+        agent_text=row.agent_text,
+        agent_text_played=row.agent_text_played,
+        interrupted=row.interrupted,
+        caller_confidence=row.caller_confidence,
+        spans={str(k): float(v) for k, v in row.spans.items()},
+        latency_ms=row.latency_ms,
+    )
+
+
+def _booking(row: Booking) -> BookingRecord:
+    return BookingRecord(
+        id=row.id,
+        business_id=row.business_id,
+        call_id=row.call_id,
+        service_id=row.service_id,
+        resource_id=row.resource_id,
+        start_at=row.start_at,
+        end_at=row.end_at,
+        customer_name=row.customer_name,
+        customer_phone=row.customer_phone,
+        status=row.status,
+        created_at=row.created_at,
+    )
+
+
+def _message(row: Message) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        business_id=row.business_id,
+        call_id=row.call_id,
+        caller_name=row.caller_name,
+        caller_phone=row.caller_phone,
+        text=row.text,
+        created_at=row.created_at,
+    )
+
+
+class BusinessStore:
+    """Reads and writes for one business. Obtain it with ``Store.for_business(id)``."""
+
+    def __init__(self, store: Store, business_id: str) -> None:
+        self._store = store
+        self.business_id = business_id
+
+    # -- calls -------------------------------------------------------------------------
+
+    def _call_row(self, session: Session, call_id: str) -> Call:
+        row = session.scalar(
+            select(Call).where(Call.business_id == self.business_id, Call.id == call_id)
+        )
+        if row is None:
+            raise RecordNotFound(f"no call {call_id!r} for business {self.business_id!r}")
+        return row
+
+    def create_call(
+        self,
+        from_number: str,
+        to_number: str,
+        *,
+        started_at: datetime | None = None,
+        call_id: str | None = None,
+    ) -> CallRecord:
+        """Record a new active call; ``call_id`` lets a carrier-side id be reused."""
+        row = Call(
+            id=call_id or _new_id(),
+            business_id=self.business_id,
+            from_number=from_number,
+            to_number=to_number,
+            started_at=_now(started_at),
+            ended_at=None,
+            status="active",
+            outcome=None,
+        )
+        with self._store._session(write=True) as session:
+            session.add(row)
+            session.flush()
+            return _call(row)
+
+    def end_call(
+        self,
+        call_id: str,
+        *,
+        status: str = "completed",
+        outcome: str | None = None,
+        ended_at: datetime | None = None,
+    ) -> CallRecord:
+        with self._store._session(write=True) as session:
+            row = self._call_row(session, call_id)
+            row.status = status
+            row.outcome = outcome
+            row.ended_at = _now(ended_at)
+            session.flush()
+            return _call(row)
+
+    def get_call(self, call_id: str) -> CallRecord | None:
+        with self._store._session() as session:
+            row = session.scalar(
+                select(Call).where(Call.business_id == self.business_id, Call.id == call_id)
+            )
+            return None if row is None else _call(row)
+
+    def list_calls(self, *, limit: int = 100) -> list[CallRecord]:
+        """Most recent calls first."""
+        with self._store._session() as session:
+            rows = session.scalars(
+                select(Call)
+                .where(Call.business_id == self.business_id)
+                .order_by(Call.started_at.desc(), Call.id)
+                .limit(limit)
+            )
+            return [_call(r) for r in rows]
+
+    # -- turns -------------------------------------------------------------------------
+
+    def add_turn(
+        self, call_id: str, turn: TurnRecord, *, created_at: datetime | None = None
+    ) -> StoredTurn:
+        """Append a turn; ``RecordNotFound`` if the call is not this business's."""
+        with self._store._session(write=True) as session:
+            self._call_row(session, call_id)
+            row = Turn(
+                id=_new_id(),
+                call_id=call_id,
+                business_id=self.business_id,
+                index=turn.index,
+                caller_text=turn.caller_text,
+                caller_confidence=turn.caller_confidence,
+                agent_text=turn.agent_text,
+                agent_text_played=turn.agent_text_played,
+                interrupted=turn.interrupted,
+                spans=dict(turn.spans),
+                latency_ms=turn.latency_ms,
+                created_at=_now(created_at),
+            )
+            session.add(row)
+            session.flush()
+            return _turn(row)
+
+    def list_turns(self, call_id: str) -> list[StoredTurn]:
+        with self._store._session() as session:
+            rows = session.scalars(
+                select(Turn)
+                .where(Turn.business_id == self.business_id, Turn.call_id == call_id)
+                .order_by(Turn.index)
+            )
+            return [_turn(r) for r in rows]
+
+    # -- bookings ----------------------------------------------------------------------
+
+    def create_booking(
+        self,
+        *,
+        service_id: str,
+        resource_ids: Sequence[str],
+        start_at: datetime,
+        end_at: datetime,
+        customer_name: str,
+        customer_phone: str | None = None,
+        call_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> BookingRecord:
+        """Insert a confirmed booking on the first resource free for [start_at, end_at).
+
+        The overlap check and the insert run in one locked transaction (SQLite: BEGIN
+        IMMEDIATE; PostgreSQL: advisory locks per resource, taken in sorted order so two
+        bookings never deadlock), so two callers cannot both get the last slot.
+        Raises :class:`BookingConflict` when no candidate resource is free.
+        """
+        start, end = utc(start_at), utc(end_at)
+        if end <= start:
+            raise ValueError("a booking must end after it starts")
+        if not resource_ids:
+            raise ValueError("at least one candidate resource is required")
+        with self._store._session(write=True) as session:
+            if self._store.dialect == "postgresql":
+                for resource_id in sorted(set(resource_ids)):
+                    session.execute(
+                        sql_text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": _advisory_key(self.business_id, resource_id)},
+                    )
+            if call_id is not None:
+                self._call_row(session, call_id)
+            taken = set(
+                session.scalars(
+                    select(Booking.resource_id).where(
+                        Booking.business_id == self.business_id,
+                        Booking.resource_id.in_(list(resource_ids)),
+                        Booking.status == BOOKING_CONFIRMED,
+                        Booking.start_at < end,
+                        Booking.end_at > start,
+                    )
+                )
+            )
+            free = [r for r in resource_ids if r not in taken]
+            if not free:
+                raise BookingConflict(
+                    f"{', '.join(resource_ids)} already booked between "
+                    f"{start.isoformat()} and {end.isoformat()}"
+                )
+            row = Booking(
+                id=_new_id(),
+                business_id=self.business_id,
+                call_id=call_id,
+                service_id=service_id,
+                resource_id=free[0],
+                start_at=start,
+                end_at=end,
+                customer_name=customer_name,
+                customer_phone=customer_phone,
+                status=BOOKING_CONFIRMED,
+                created_at=_now(created_at),
+            )
+            session.add(row)
+            session.flush()
+            # Read back what the database holds (normalised UTC), not what we sent.
+            session.refresh(row)
+            return _booking(row)
+
+    def cancel_booking(self, booking_id: str) -> BookingRecord:
+        with self._store._session(write=True) as session:
+            row = session.scalar(
+                select(Booking).where(
+                    Booking.business_id == self.business_id, Booking.id == booking_id
+                )
+            )
+            if row is None:
+                raise RecordNotFound(f"no booking {booking_id!r} for {self.business_id!r}")
+            row.status = BOOKING_CANCELLED
+            session.flush()
+            return _booking(row)
+
+    def get_booking(self, booking_id: str) -> BookingRecord | None:
+        with self._store._session() as session:
+            row = session.scalar(
+                select(Booking).where(
+                    Booking.business_id == self.business_id, Booking.id == booking_id
+                )
+            )
+            return None if row is None else _booking(row)
+
+    def list_bookings(
+        self,
+        day_from: datetime,
+        day_to: datetime,
+        *,
+        resource_ids: Sequence[str] | None = None,
+        include_cancelled: bool = False,
+    ) -> list[BookingRecord]:
+        """Bookings overlapping [day_from, day_to) (aware datetimes), by start time."""
+        start, end = utc(day_from), utc(day_to)
+        query = select(Booking).where(
+            Booking.business_id == self.business_id,
+            Booking.start_at < end,
+            Booking.end_at > start,
+        )
+        if resource_ids is not None:
+            query = query.where(Booking.resource_id.in_(list(resource_ids)))
+        if not include_cancelled:
+            query = query.where(Booking.status == BOOKING_CONFIRMED)
+        with self._store._session() as session:
+            rows = session.scalars(
+                query.order_by(Booking.start_at, Booking.resource_id, Booking.id)
+            )
+            return [_booking(r) for r in rows]
+
+    # -- messages ----------------------------------------------------------------------
+
+    def add_message(
+        self,
+        text: str,
+        *,
+        caller_name: str | None = None,
+        caller_phone: str | None = None,
+        call_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> MessageRecord:
+        with self._store._session(write=True) as session:
+            if call_id is not None:
+                self._call_row(session, call_id)
+            row = Message(
+                id=_new_id(),
+                business_id=self.business_id,
+                call_id=call_id,
+                caller_name=caller_name,
+                caller_phone=caller_phone,
+                text=text,
+                created_at=_now(created_at),
+            )
+            session.add(row)
+            session.flush()
+            return _message(row)
+
+    def list_messages(self, *, call_id: str | None = None) -> list[MessageRecord]:
+        """Messages oldest first, optionally only those left during one call."""
+        query = select(Message).where(Message.business_id == self.business_id)
+        if call_id is not None:
+            query = query.where(Message.call_id == call_id)
+        with self._store._session() as session:
+            rows = session.scalars(query.order_by(Message.created_at, Message.id))
+            return [_message(r) for r in rows]
