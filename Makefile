@@ -19,4 +19,4 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	bash scripts/test.sh

@@ -7,9 +7,10 @@
 Latency is measured by the caller on a real-time in-memory line: from the caller's last
 speech frame sent to the first agent audio frame received. The engine's own spans are
 reported per stage. In stub mode the providers' fixed delays are known, so the engine's
-overhead is what remains: latency - endpoint wait - unhidden STT delay - brain first-text
-delay - TTS first-audio delay (the STT delay is hidden when the speculative pass, started
-at the first pause, finishes before the end-of-turn decision).
+overhead is what remains: latency - endpoint wait - unhidden STT delay - time for the brain
+to stream its first phrase (first-text delay + one token delay per further word) - TTS
+first-audio delay. The STT delay is hidden when the speculative pass, started at the first
+pause, finishes before the end-of-turn decision.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -27,11 +27,18 @@ from typing import Any
 
 from frontdesk.brain.stub import StubBrain
 from frontdesk.call.events import TurnMetrics
+from frontdesk.call.phrases import PhraseChunker
 from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
-from frontdesk.softphone import Script, place_call, synthesize_lines
+from frontdesk.softphone import (
+    Script,
+    Voice,
+    place_call,
+    synthesize_lines,
+    tone_voice,
+    tts_voice,
+)
 from frontdesk.speech.energy import EnergyVAD
-from frontdesk.speech.factory import build_tts
 from frontdesk.speech.stub import StubSTT, StubTTS
 from frontdesk.store import open_store
 
@@ -48,6 +55,16 @@ SCRIPT = [
     "No, that's all. Goodbye.",
 ]
 NOW = "2026-11-25T10:00:00-06:00"
+STUB_REPLIES = [f"Sure. This is reply {i}, and a second clause follows it." for i in range(10)]
+
+
+def words_to_first_phrase(reply: str) -> int:
+    """How many streamed words the engine must wait for before the first phrase is cut."""
+    chunker = PhraseChunker()
+    for count, word in enumerate(reply.split(" "), start=1):
+        if chunker.push(word + " "):
+            return count
+    return len(reply.split(" "))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -83,16 +100,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 tts=StubTTS(args.tts_ms),
                 new_vad=EnergyVAD,
             )
-            brain = StubBrain(
-                [f"Reply number {i}, with a second clause after it." for i in range(10)],
-                first_text_ms=args.brain_ms, token_ms=args.token_ms)
-            caller_tts = StubTTS(0.0)
+            brain = StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
+            voice: Voice = tone_voice
         else:
             speech = Speech.from_settings(settings)
-            caller_tts = build_tts("piper")
+            voice = tts_voice(speech.tts)
         runtime = Runtime(ProfileRegistry([profile]), store, speech,
                           now=lambda: start + (datetime.now(UTC) - began))
-        lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), caller_tts)
+        lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)
         if not args.stub:
             await _warm(speech)
         _, report = await place_call(runtime, lines, brain=brain,
@@ -118,7 +133,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.stub:
         hidden = settings.endpoint_silence_ms - settings.speculative_pause_ms
-        fixed = max(0.0, args.stt_ms - hidden) + args.brain_ms + args.tts_ms
+        first_phrase = args.brain_ms + args.token_ms * (words_to_first_phrase(STUB_REPLIES[0]) - 1)
+        fixed = max(0.0, args.stt_ms - hidden) + first_phrase + args.tts_ms
         overhead = [m.latency_ms - m.spans_ms.get("endpoint", 0.0) - fixed
                     for m in metrics if m.latency_ms]
         result["stub_delays_ms"] = {"stt_final": args.stt_ms, "brain_first_text": args.brain_ms,

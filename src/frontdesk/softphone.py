@@ -7,7 +7,7 @@ every turn as the engine saw it and the outcome as the store recorded it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from frontdesk.call.events import (
 from frontdesk.client.caller import CallerLine, CallReport, ScriptedCaller
 from frontdesk.runtime import Runtime
 from frontdesk.speech.base import TextToSpeech
+from frontdesk.speech.stub import tone_utterance
 
 DEFAULT_CALLER_NUMBER = "+15125550123"
 
@@ -38,16 +39,32 @@ class Script:
     items: Sequence[tuple[str, str]]
 
 
-async def synthesize_lines(script: Script, tts: TextToSpeech | None) -> list[CallerLine]:
+Voice = Callable[[str], Awaitable[bytes]]
+
+
+def tts_voice(tts: TextToSpeech) -> Voice:
+    """A caller voice from a TTS (the real audio path: Silero and Whisper hear it)."""
+
+    async def speak(text: str) -> bytes:
+        return b"".join([chunk async for chunk in tts.stream(text)])
+
+    return speak
+
+
+async def tone_voice(text: str) -> bytes:
+    """A speech-like tone as long as the text would take to say, for stub providers."""
+    return tone_utterance(len(text) * 60)
+
+
+async def synthesize_lines(script: Script, voice: Voice | None) -> list[CallerLine]:
     lines: list[CallerLine] = []
     for kind, value in script.items:
         if kind == "wav":
             lines.append(CallerLine(split_frames(float_to_pcm16(read_wav(Path(value)))), value))
             continue
-        if tts is None:
-            raise ValueError("text caller lines need a TTS to synthesize them")
-        pcm = b"".join([chunk async for chunk in tts.stream(value)])
-        lines.append(CallerLine(split_frames(pcm), value))
+        if voice is None:
+            raise ValueError("text caller lines need a voice to synthesize them")
+        lines.append(CallerLine(split_frames(await voice(value)), value))
     return lines
 
 

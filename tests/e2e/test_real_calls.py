@@ -28,7 +28,7 @@ from frontdesk.call.events import (
 from frontdesk.client.caller import CallerLine, CallReport
 from frontdesk.profile import Profile, ProfileRegistry, example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
-from frontdesk.softphone import Script, place_call, synthesize_lines
+from frontdesk.softphone import Script, place_call, synthesize_lines, tts_voice
 from frontdesk.speech.base import Samples, Transcript
 from frontdesk.speech.piper import PiperTTS
 from frontdesk.speech.silero import SileroVAD
@@ -85,7 +85,7 @@ async def test_a_caller_books_an_oil_change(
         "John Smith.",
         "Yes, please.",
         "No, that's all. Goodbye.",
-    )]), piper)
+    )]), tts_voice(piper))
     call_id, report = await call(rt, lines)
 
     business = store.for_business("main-street-auto")
@@ -127,7 +127,7 @@ async def test_barge_in_stops_the_agent_and_keeps_only_what_was_played(
     question, interruption = await synthesize_lines(Script([
         ("say", "What are your hours?"),
         ("say", "Sorry, where are you located?"),
-    ]), piper)
+    ]), tts_voice(piper))
     interruption = CallerLine(interruption.frames, interruption.text, barge_in_after_frames=40)
     lines = [question, interruption]
     call_id, report = await call(rt, lines)
@@ -160,7 +160,7 @@ async def test_silence_and_noise_never_reach_the_recogniser(
     noise = rng.normal(0, 10 ** (-30 / 20), 16000 * 2).astype(np.float32)
     noise_line = CallerLine(split_frames(float_to_pcm16(noise)), "(noise)")
     silence_line = CallerLine([SILENCE_FRAME] * 25, "(silence)")
-    (bye,) = await synthesize_lines(Script([("say", "Goodbye.")]), piper)
+    (bye,) = await synthesize_lines(Script([("say", "Goodbye.")]), tts_voice(piper))
     call_id, report = await call(rt, [noise_line, silence_line, bye])
 
     prompts = [e.played_text for e in report.events if isinstance(e, AgentTurnDone)]

@@ -9,9 +9,9 @@ its transaction committed, never from what the caller asked for.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from frontdesk.actions.calendar import Calendar, CalendarError, Slot, SlotUnavailable
 from frontdesk.brain.base import (
@@ -23,6 +23,16 @@ from frontdesk.brain.base import (
     Text,
     Transfer,
 )
+from frontdesk.brain.booking_flow import (
+    Dialogue,
+    article,
+    asks_other_service,
+    find_name,
+    is_filler,
+    pick,
+    said_bye,
+    why_not,
+)
 from frontdesk.brain.nlu import (
     Intent,
     When,
@@ -32,29 +42,23 @@ from frontdesk.brain.nlu import (
     match_service,
     parse_when,
 )
-from frontdesk.brain.say import say_day, say_list, say_price, say_time, say_when
+from frontdesk.brain.say import (
+    say_day,
+    say_list,
+    say_on,
+    say_price,
+    say_starts,
+    say_time,
+    say_when,
+    sentence,
+)
 from frontdesk.profile import Profile
 from frontdesk.store import BookingRecord, BusinessStore
 
 MIN_CONFIDENCE = 0.3
 MAX_MISSES = 3
 MAX_NO_INPUT = 2
-
-
-@dataclass
-class Dialogue:
-    """What the conversation knows so far; a later issue snapshots this per turn."""
-
-    task: str | None = None  # "booking" | "message"
-    service_id: str | None = None
-    when: When | None = None
-    offers: list[Slot] = field(default_factory=list)
-    chosen: Slot | None = None
-    name: str | None = None
-    expecting: str | None = None  # service|when|choice|name|confirm|message|anything_else
-    booking_id: str | None = None
-    misses: int = 0
-    no_inputs: int = 0
+_QUESTIONS = (Intent.HOURS, Intent.ADDRESS, Intent.PRICE)
 
 
 class Receptionist:
@@ -132,47 +136,55 @@ class Receptionist:
         s = self.state
         intent = detect_intent(text)
         yes = affirmation(text)
-        if s.expecting == "message":
-            async for item in self._save_message(text):
-                yield item
-            return
-        if intent is Intent.GOODBYE or (s.expecting == "anything_else" and yes is False):
-            yield Text(f"Thanks for calling {self.profile.business.name}. Goodbye!")
-            yield Hangup()
-            return
         if intent is Intent.HUMAN:
             async for item in self._human():
                 yield item
             return
-        name = extract_name(text, expecting=s.expecting == "name")
-        if name is not None and (s.expecting == "name" or s.task is not None):
-            s.name = name
-        service_id = match_service(text, self.profile.services)
-        when = parse_when(text, self.now())
-        answered = False
-        if intent in (Intent.HOURS, Intent.ADDRESS, Intent.PRICE) and not (
-            intent is Intent.PRICE and s.expecting == "confirm"
-        ):
-            yield Text(self._answer(intent, service_id) + " ")
-            answered = True
-            if s.task is None:
-                yield Text("Is there anything else I can help with?")
-                s.expecting = "anything_else"
-                return
-        if intent is Intent.MESSAGE:
-            s.task = "message"
-            s.expecting = "message"
-            yield Text("Sure. What's your name and the message you'd like me to pass on?")
+        if s.expecting == "message":
+            async for item in self._message_turn(text):
+                yield item
             return
+        if intent is Intent.GOODBYE and s.expecting == "confirm" and not said_bye(text):
+            # "No thanks" to "Shall I book it?" declines the slot, not the call.
+            intent, yes = Intent.UNKNOWN, False
+        if intent is Intent.GOODBYE or (s.expecting == "anything_else" and yes is False):
+            yield Text(f"Thanks for calling {self.profile.business.name}. Goodbye!")
+            yield Hangup()
+            return
+        service_id = match_service(text, self.profile.services)
+        name = find_name(text, expecting=s.expecting == "name")
+        if name is not None and (
+            s.expecting == "name" or s.task is not None or service_id is not None
+            or intent in (Intent.BOOK, Intent.MESSAGE)
+        ):
+            s.name, s.name_is_new = name, True
+        if intent in _QUESTIONS:
+            # A question is answered and the current step re-asked; a day inside it ("what
+            # time do you close on Saturday?") is not a request to move the booking.
+            s.misses = 0
+            answer = self._answer(intent, service_id)
+            if s.task is None:
+                s.expecting = "anything_else"
+                yield Text(f"{answer} Is there anything else I can help with?")
+            else:
+                yield Text(f"{answer} {self._question()}")
+            return
+        if intent is Intent.MESSAGE:
+            s.task, s.expecting, s.misses = "message", "message", 0
+            ask = ("the message you'd like me to pass on" if s.name
+                   else "your name and the message you'd like me to pass on")
+            yield Text(f"Sure. What's {ask}?")
+            return
+        when = parse_when(text, self.now())
         if s.task == "booking" or intent is Intent.BOOK or service_id or (
             when is not None and s.expecting in ("when", "choice", "anything_else")
         ):
-            s.task = "booking"
-            s.misses = 0
             async for item in self._booking(text, service_id, when, yes):
                 yield item
             return
-        if answered:
+        if s.expecting == "anything_else" and yes is True:
+            s.misses, s.expecting = 0, None
+            yield Text("Sure, what can I help you with?")
             return
         s.misses += 1
         if s.misses >= MAX_MISSES:
@@ -196,10 +208,11 @@ class Receptionist:
         if service_id is not None:
             service = self.profile.service(service_id)
             if service.price is None:
-                return f"The price of {_a(service.name)} depends on the job."
-            return f"{_a(service.name).capitalize()} is {say_price(service.price)}."
-        listed = [f"{_a(sv.name)} is {say_price(sv.price)}" for sv in priced if sv.price]
-        return (say_list(listed, "and") + ".").capitalize() if listed else "Prices vary."
+                return f"The price of {article(service.name)} depends on the job."
+            return f"{sentence(article(service.name))} is {say_price(service.price)}."
+        listed = [f"{article(sv.name)} is {say_price(sv.price)}"
+                  for sv in priced if sv.price is not None]
+        return sentence(say_list(listed, "and") + ".") if listed else "Prices vary."
 
     async def _human(self) -> AsyncIterator[BrainOutput]:
         numbers = self.profile.transfer_numbers
@@ -212,12 +225,20 @@ class Receptionist:
         yield Text("No one is available to take the call right now. "
                    "Tell me your name and message and someone will call you back.")
 
-    async def _save_message(self, text: str) -> AsyncIterator[BrainOutput]:
+    async def _message_turn(self, text: str) -> AsyncIterator[BrainOutput]:
         s = self.state
-        name = s.name or extract_name(text, expecting=False)
+        s.misses = 0
+        name = find_name(text, expecting=False, bare_first_clause=s.name is None)
+        bare = extract_name(text, expecting=True)
+        if s.name is None and bare is not None and len(text.split()) <= len(bare.split()) + 3:
+            # Only a name so far ("It's Tom Baker."): keep it and ask for the message.
+            s.name = bare
+            yield Text(f"Thanks, {bare.split()[0]}. What message would you like me to pass on?")
+            return
+        name = s.name or name
         record = await asyncio.to_thread(
             self.store.add_message, text, call_id=self.call_id, caller_name=name,
-            caller_phone=self.caller_number,
+            caller_phone=self.caller_number, created_at=self.now(),
         )
         yield MessageSaved(record.id, name, text)
         s.task, s.expecting = None, "anything_else"
@@ -230,93 +251,115 @@ class Receptionist:
         self, text: str, service_id: str | None, when: When | None, yes: bool | None
     ) -> AsyncIterator[BrainOutput]:
         s = self.state
+        s.task, s.misses = "booking", 0
         if service_id and service_id != s.service_id:
+            previous = s.chosen
             s.service_id, s.chosen, s.offers = service_id, None, []
-        if s.expecting == "confirm" and s.chosen is not None:
-            if yes is True and when is None:
+            if previous is not None and when is None:  # "make that a brake inspection"
+                when = When(previous.start.date(), previous.start.time(), None, None, "")
+        if s.expecting == "confirm" and s.chosen is not None and when is None:
+            if yes is True:
                 async for item in self._commit():
                     yield item
                 return
-            if yes is False and when is None:
-                s.chosen = None
-                s.expecting = "when"
-                yield Text("No problem. What day and time would suit you better?")
+            if yes is False:
+                s.chosen, s.expecting = None, "when"
+                yield Text("No problem, I won't book that. What day and time would suit you "
+                           "better?")
                 return
         if s.expecting == "choice" and s.offers:
-            picked = _pick(s.offers, text, when, yes)
+            picked = pick(s.offers, text, when, yes)
             if picked is not None:
                 s.chosen, s.offers, when = picked, [], None
+            elif yes is False and when is None:
+                s.offers, s.expecting = [], "when"
+                yield Text("No problem. What other day and time would suit you?")
+                return
         if when is not None:
+            if when.day is None and s.day is not None:
+                when = dataclasses.replace(when, day=s.day)
             s.when, s.chosen, s.offers = when, None, []
-        async for item in self._advance():
+        async for item in self._advance(text):
             yield item
 
-    async def _advance(self) -> AsyncIterator[BrainOutput]:
+    async def _advance(self, text: str = "") -> AsyncIterator[BrainOutput]:
         s = self.state
         today = self.now().date()
         if s.service_id is None:
+            unknown = (s.expecting == "service" and not is_filler(text)) or asks_other_service(
+                text)
+            lead = ("I'm sorry, I don't think we offer that. " if unknown
+                    else "" if s.expecting == "service" else "Sure. ")
             s.expecting = "service"
-            names = say_list([_a(sv.name) for sv in self.profile.services])
-            yield Text(f"Sure. Which service do you need? We do {names}.")
+            names = say_list([article(sv.name) for sv in self.profile.services])
+            yield Text(f"{lead}We do {names}. Which service would you like?")
             return
         service = self.profile.service(s.service_id)
         if s.chosen is None and s.when is None:
             s.expecting = "when"
-            yield Text(f"Sure, {_a(service.name)}. What day and time works for you?")
+            yield Text(f"Sure, {article(service.name)}. What day and time works for you?")
             return
         if s.chosen is None and s.when is not None:
             async for item in self._search(s.when):
                 yield item
             return
         assert s.chosen is not None
-        slot = say_when(s.chosen.start, today)
+        s.day = s.chosen.start.date()
         if s.name is None:
             s.expecting = "name"
-            yield Text(f"I have {slot} for {_a(service.name)}. Can I get your name, please?")
+            yield Text(f"I have {say_when(s.chosen.start, today)} for {article(service.name)}. "
+                       "Can I get your name, please?")
             return
         s.expecting = "confirm"
-        yield Text(f"Thanks, {s.name.split()[0]}. To confirm: {_a(service.name)}, {slot}. "
-                   "Shall I book it?")
+        thanks = f"Thanks, {s.name.split()[0]}. " if s.name_is_new else ""
+        s.name_is_new = False
+        yield Text(f"{thanks}To confirm: {self._slot_phrase(s.chosen)}. Shall I book it?")
 
-    async def _search(self, when: When) -> AsyncIterator[BrainOutput]:
+    def _slot_phrase(self, slot: Slot) -> str:
+        service = self.profile.service(slot.service_id)
+        return (f"{article(service.name)} {say_on(slot.start.date(), self.now().date())} "
+                f"at {say_time(slot.start.time())}")
+
+    async def _search(self, when: When, lead: str | None = None) -> AsyncIterator[BrainOutput]:
         s = self.state
         assert s.service_id is not None
         now = self.now()
+        today = now.date()
         s.when = None
-        if when.day is not None and when.day < now.date():
-            s.expecting = "when"
-            yield Text(f"{say_day(when.day, now.date()).capitalize()} has already passed. "
+        if when.day is not None and when.day < today:
+            s.expecting, s.day = "when", None
+            yield Text(f"{sentence(say_day(when.day, today))} has already passed. "
                        "What other day works for you?")
             return
+        day = when.day
+        if day is None and when.time is not None and datetime.combine(
+            today, when.time, self.profile.tz
+        ) < now + timedelta(minutes=self.profile.policies.min_notice_minutes):
+            day = today + timedelta(days=1)  # a bare "9 AM" at 10 AM means tomorrow's
         slots = await asyncio.to_thread(
-            self.calendar.nearest, s.service_id, now=now, day=when.day, at=when.time,
+            self.calendar.nearest, s.service_id, now=now, day=day, at=when.time,
             earliest=when.earliest, latest=when.latest,
         )
         if not slots:
             s.expecting = "when"
-            yield Text("I'm sorry, I have nothing free around then. What other day works?")
+            yield Text(f"{lead or ''}I'm sorry, I have nothing free around then. "
+                       "What other day works?")
             return
         first = slots[0]
-        exact = (when.time is not None and first.start.time() == when.time
-                 and (when.day is None or first.start.date() == when.day))
+        s.day = first.start.date()
+        exact = (lead is None and when.time is not None and first.start.time() == when.time
+                 and (day is None or first.start.date() == day))
         if exact:
             s.chosen = first
             async for item in self._advance():
                 yield item
             return
-        s.offers, s.expecting = slots, "choice"
-        asked = self._describe_ask(when, now)
-        options = say_list([say_when(sl.start, now.date()) for sl in slots])
-        lead = f"I don't have {asked} free. " if asked else ""
-        yield Text(f"{lead}The closest times I have are {options}. Which works best?")
-
-    def _describe_ask(self, when: When, now: datetime) -> str:
-        day = say_day(when.day, now.date()) if when.day else ""
-        if when.time is not None:
-            return f"{day} at {say_time(when.time)}".strip()
-        if when.day is not None and not self.profile.opening_intervals(when.day):
-            return f"anything {day}, we're closed that day,"
-        return ""
+        s.offers, s.expecting = sorted(slots, key=lambda sl: sl.start), "choice"
+        if lead is None:
+            lead = why_not(self.profile, self.profile.service(s.service_id), when, day, today)
+        options = say_starts([sl.start for sl in s.offers], today)
+        intro = "The closest times I have are" if when.time is not None else "I have"
+        yield Text(f"{lead}{intro} {options}. Which works best?")
 
     async def _commit(self) -> AsyncIterator[BrainOutput]:
         s = self.state
@@ -326,9 +369,10 @@ class Receptionist:
             record = await asyncio.to_thread(self._book, slot, name)
         except SlotUnavailable:
             s.chosen = None
-            yield Text("I'm sorry, that time was just taken. ")
-            async for item in self._search(When(slot.start.date(), slot.start.time(), None, None,
-                                                 "")):
+            async for item in self._search(
+                When(slot.start.date(), slot.start.time(), None, None, ""),
+                lead="I'm sorry, that time was just taken. ",
+            ):
                 yield item
             return
         except CalendarError as error:
@@ -337,9 +381,10 @@ class Receptionist:
             return
         yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
         service = self.profile.service(record.service_id)
-        booked_for = say_when(record.start_at.astimezone(self.profile.tz), self.now().date())
+        start = record.start_at.astimezone(self.profile.tz)
         yield Text(f"You're all set, {record.customer_name.split()[0]}. Your {service.name} is "
-                   f"booked for {booked_for}. Is there anything else I can help with?")
+                   f"booked for {say_when(start, self.now().date())}. "
+                   "Is there anything else I can help with?")
 
     def _book(self, slot: Slot, name: str) -> BookingRecord:
         """Runs in a worker thread; the dialogue state is updated in the same place as the
@@ -347,38 +392,20 @@ class Receptionist:
         record = self.calendar.book(slot, customer_name=name, customer_phone=self.caller_number,
                                     call_id=self.call_id, now=self.now())
         s = self.state
-        s.booking_id, s.chosen, s.offers, s.task, s.expecting = (
-            record.id, None, [], None, "anything_else")
+        s.booking_id, s.chosen, s.offers, s.when, s.task, s.expecting = (
+            record.id, None, [], None, None, "anything_else")
         return record
 
     def _question(self) -> str:
+        s = self.state
+        if s.expecting == "confirm" and s.chosen is not None:
+            return f"Shall I book {self._slot_phrase(s.chosen)}?"
+        if s.expecting == "choice" and s.offers:
+            options = say_starts([sl.start for sl in s.offers], self.now().date())
+            return f"Would {options} work for you?"
         return {
-            "service": "Which service do you need?",
+            "service": "Which service would you like?",
             "when": "What day and time works for you?",
-            "choice": "Which of those times works best?",
             "name": "Can I get your name, please?",
-            "confirm": "Shall I book it?",
             "message": "What message would you like me to pass on?",
-        }.get(self.state.expecting or "", "How can I help you today?")
-
-
-def _a(name: str) -> str:
-    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
-
-
-def _pick(offers: list[Slot], text: str, when: When | None, yes: bool | None) -> Slot | None:
-    """Which of the offered slots the caller chose: by time, by position, or a plain yes."""
-    lowered = text.lower()
-    for word, index in (("first", 0), ("second", 1), ("third", 2), ("last", -1)):
-        if word in lowered and len(offers) > (index if index >= 0 else 0):
-            return offers[index]
-    if when is not None and (when.time is not None or when.day is not None):
-        for slot in offers:
-            if (when.time is None or slot.start.time() == when.time) and (
-                when.day is None or slot.start.date() == when.day
-            ):
-                return slot
-        return None
-    if yes is True and len(offers) == 1:
-        return offers[0]
-    return None
+        }.get(s.expecting or "", "How can I help you today?")
