@@ -41,7 +41,8 @@ class Speech:
         p, stub = settings.providers, settings.stub
         return cls(
             stt=build_stt(p.stt, final_ms=stub.stt_final_ms, script=script or []),
-            tts=build_tts(p.tts, first_audio_ms=stub.tts_first_audio_ms),
+            tts=build_tts(p.tts, first_audio_ms=stub.tts_first_audio_ms,
+                          ms_per_char=stub.tts_ms_per_char),
             new_vad=vad_factory(p.vad),
         )
 

@@ -65,6 +65,7 @@ def brain(profile: Profile, business: BusinessStore) -> Receptionist:
 async def run(brain: Receptionist, turn: CallerTurn) -> tuple[str, list[BrainOutput]]:
     outputs = [item async for item in brain.respond(turn)]
     spoken = "".join(o.text for o in outputs if isinstance(o, Text))
+    brain.heard(spoken, False)  # as the Call does once the reply has played
     return spoken, outputs
 
 
@@ -388,9 +389,24 @@ async def test_a_reply_cancelled_during_the_commit_keeps_the_booking(
             await asyncio.sleep(0.01)
     [row] = bookings(business)
     assert brain.state.booking_id == row.id and brain.state.chosen is None
-    said, out = await turn(brain, "Yes")  # a second yes must not book again
-    assert not any(isinstance(o, Booked) for o in out)
+    # the caller never heard the confirmation: the next reply says it, from the stored
+    # row, and a second yes books nothing more
+    said, out = await turn(brain, "Yes")
+    assert [o.booking_id for o in out if isinstance(o, Booked)] == [row.id]
+    assert said.startswith("Just so you know, your oil change is booked for tomorrow at 3 PM.")
     assert len(bookings(business)) == 1
+    said, out = await turn(brain, "What time do you close?")
+    assert "Just so you know" not in said and not any(isinstance(o, Booked) for o in out)
+
+
+async def test_a_confirmation_cut_by_barge_in_is_said_again(brain: Receptionist) -> None:
+    await turn(brain, "Book an oil change Thursday at 3 PM. My name is John Smith.")
+    outputs = [item async for item in brain.respond(CallerTurn("Yes, please.", 0.9))]
+    assert any(isinstance(o, Booked) for o in outputs)
+    brain.heard("You're all set, John.", True)  # cut before "booked for ..."
+    said, out = await turn(brain, "Sorry, what was that?")
+    assert said.startswith("Just so you know, your oil change is booked for tomorrow at 3 PM.")
+    assert not any(isinstance(o, Booked) for o in out)  # already reported to the Call
 
 
 async def test_a_service_that_would_run_past_closing(brain: Receptionist) -> None:

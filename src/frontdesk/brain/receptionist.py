@@ -79,6 +79,8 @@ class Receptionist:
         self._now = now
         self.state = Dialogue()
         self.last_heard = ""
+        self._heard_booking: str | None = None  # the booking whose confirmation was heard
+        self._announced: set[str] = set()  # bookings already reported to the Call
 
     def now(self) -> datetime:
         return self._now().astimezone(self.profile.tz)
@@ -88,8 +90,33 @@ class Receptionist:
 
     def heard(self, played_text: str, interrupted: bool) -> None:
         self.last_heard = played_text
+        if "booked for" in played_text and self.state.booking_id is not None:
+            self._heard_booking = self.state.booking_id
 
     async def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+        async for item in self._restate_unheard_booking():
+            yield item
+        async for item in self._respond(turn):
+            yield item
+
+    async def _restate_unheard_booking(self) -> AsyncIterator[BrainOutput]:
+        """A booking exists but the caller did not hear it confirmed (barge-in cut the
+        reply, before or during the confirmation): say it now, from the stored row."""
+        booking_id = self.state.booking_id
+        if booking_id is None or booking_id == self._heard_booking:
+            return
+        record = await asyncio.to_thread(self.store.get_booking, booking_id)
+        if record is None:
+            return
+        if booking_id not in self._announced:
+            self._announced.add(booking_id)
+            yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
+        service = self.profile.service(record.service_id)
+        start = record.start_at.astimezone(self.profile.tz)
+        yield Text(f"Just so you know, your {service.name} is booked for "
+                   f"{say_when(start, self.now().date())}. ")
+
+    async def _respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
         s = self.state
         if turn.no_input:
             s.no_inputs += 1
@@ -379,6 +406,7 @@ class Receptionist:
             s.chosen, s.expecting = None, "when"
             yield Text(f"I'm sorry, I can't book that: {error}. What other time works?")
             return
+        self._announced.add(record.id)
         yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
         service = self.profile.service(record.service_id)
         start = record.start_at.astimezone(self.profile.tz)

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from frontdesk.audio.pcm import FRAME_MS, SILENCE_FRAME
+from frontdesk.audio import FRAME_MS, SILENCE_FRAME, frame_dbfs
 from frontdesk.call.engine import Call
 from frontdesk.call.events import (
     AgentPhraseStarted,
@@ -43,6 +43,15 @@ class CallReport:
     # per barge-in: agent frames heard after the engine's clear, before its next reply
     frames_after_clear: list[int] = field(default_factory=list)
     ended: CallEnded | None = None
+
+
+def last_voiced(frames: Sequence[bytes], floor_dbfs: float = -50.0) -> int:
+    """1-based index of the last frame above ``floor_dbfs`` (TTS pads with silence); 0 when
+    the line is all silence, which then has no latency to measure."""
+    for index in range(len(frames), 0, -1):
+        if frame_dbfs(frames[index - 1]) > floor_dbfs:
+            return index
+    return 0
 
 
 class LoopbackLine:
@@ -129,6 +138,7 @@ class ScriptedCaller:
         heard = 0  # agent frames heard since our last line ended
         waited = 0  # silent frames since the agent's turn ended
         last_sent_at: float | None = None
+        voiced_left = 0  # frames until the last voiced frame of the line being spoken
         idle = 0
         while not runner.done():
             if self.realtime:
@@ -146,10 +156,13 @@ class ScriptedCaller:
                     last_sent_at = None
             if not speaking and pending and self._ready(pending[0], expect, heard, waited):
                 speaking = list(pending.pop(0).frames)
+                voiced_left = last_voiced(speaking)
             if speaking:
                 inbound.put_nowait(AudioIn(speaking.pop(0)))
+                voiced_left -= 1
+                if voiced_left == 0:
+                    last_sent_at = loop.time()  # the caller's last speech frame
                 if not speaking:
-                    last_sent_at = loop.time()
                     expect, heard, waited = self._turns_done + 1, 0, 0
                 continue
             inbound.put_nowait(AudioIn(SILENCE_FRAME))

@@ -214,6 +214,7 @@ class StubTimings(_Frozen):
     brain_first_text_ms: int = Field(default=50, ge=0)
     brain_token_ms: int = Field(default=20, ge=0)
     tts_first_audio_ms: int = Field(default=80, ge=0)
+    tts_ms_per_char: float = Field(default=60.0, gt=0)  # how long the stub voice talks
 
 
 class EngineSettings(_Frozen):

@@ -1,0 +1,81 @@
+"""The command line in process: init, check, and a whole call with stub providers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from frontdesk.cli import app
+from frontdesk.profile import example_profile_text
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fast_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example shop, with a stub voice that talks fast so the call is short."""
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    data = yaml.safe_load(example_profile_text())
+    data["engine"]["stub"]["tts_ms_per_char"] = 4
+    path = tmp_path / "shop.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_call_json_books_through_the_stub_path(fast_profile: Path) -> None:
+    lines = ["I'd like to book an oil change.", "Thursday at 3 PM.", "John Smith.",
+             "Yes, please.", "No, that's all. Goodbye."]
+    args = ["call", "--stub", "--json", "--profile", str(fast_profile),
+            "--now", "2026-11-25T10:00:00-06:00"]
+    for line in lines:
+        args += ["--say", line]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["outcome"]["kind"] == "booked"
+    assert doc["outcome"]["service"] == "oil-change"
+    assert doc["outcome"]["start"] == "2026-11-26T15:00:00-06:00"
+    assert doc["outcome"]["name"] == "John Smith"
+    assert doc["outcome"]["ended_by"] == "agent_hangup"
+    turns = doc["turns"]
+    assert [t.get("caller") for t in turns[1:]] == lines
+    assert turns[0]["agent"].startswith("Thanks for calling Main Street Auto")
+    assert all(set(t["spans_ms"]) >= {"endpoint", "stt", "brain", "tts", "transport"}
+               for t in turns[1:])
+    assert len(doc["caller_measured_latency_ms"]) == len(lines)
+
+
+def test_call_prints_the_conversation_with_latency(fast_profile: Path) -> None:
+    result = runner.invoke(app, ["call", "--stub", "--profile", str(fast_profile),
+                                 "--say", "What are your hours?", "--say", "Goodbye."])
+    assert result.exit_code == 0, result.output
+    assert "caller  > What are your hours?" in result.output
+    assert "We're open Monday to Friday" in result.output
+    assert "latency" in result.output and "endpoint=" in result.output
+    assert "-- call ended (agent_hangup" in result.output
+
+
+def test_init_writes_a_valid_profile_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    assert runner.invoke(app, ["init", str(path)]).exit_code == 0
+    assert path.read_text() == example_profile_text()
+    again = runner.invoke(app, ["init", str(path)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert runner.invoke(app, ["check", str(path)]).output.strip() == f"{path}: ok"
+
+
+def test_an_invalid_profile_names_file_field_and_reason(tmp_path: Path) -> None:
+    data = yaml.safe_load(example_profile_text())
+    data["services"][1]["duration_minutes"] = 0
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: services[1].duration_minutes: " in result.output
+    assert "greater than 0" in result.output
+    call = runner.invoke(app, ["call", "--stub", "--profile", str(path), "--say", "hi"])
+    assert call.exit_code == 2 and "services[1].duration_minutes" in call.output
