@@ -108,8 +108,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         runtime = Runtime(ProfileRegistry([profile]), store, speech,
                           now=lambda: start + (datetime.now(UTC) - began))
         lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)
-        if not args.stub:
-            await _warm(speech)
+        speech.warmup()
         _, report = await place_call(runtime, lines, brain=brain,
                                      to_number=profile.business.phone_numbers[0])
         store.close()
@@ -141,15 +140,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                     "brain_token": args.token_ms, "tts_first_audio": args.tts_ms}
         result["engine_overhead_ms"] = summary(overhead)
     return result
-
-
-async def _warm(speech: Speech) -> None:
-    """Load and exercise the models once, as a server does at start-up."""
-    for method in ("warmup",):
-        for provider in (speech.stt, speech.tts):
-            fn = getattr(provider, method, None)
-            if fn is not None:
-                await asyncio.to_thread(fn)
 
 
 def main() -> None:

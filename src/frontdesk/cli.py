@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from frontdesk.audio import AudioFormatError
 from frontdesk.profile import Profile, ProfileError, ProfileRegistry, load_profile, write_example
 from frontdesk.profile.loader import example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
@@ -56,6 +57,7 @@ def _stubbed(profile: Profile) -> Profile:
 def _runtime(profiles: list[Profile], now: str | None, script: list[str] | None = None) -> Runtime:
     try:
         speech = Speech.from_settings(profiles[0].engine, script=script)
+        speech.warmup()
     except MissingExtraError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(3) from None
@@ -132,8 +134,13 @@ def call(
         if as_json:
             typer.echo(json.dumps(report_json(call_id, report), indent=2))
 
-    asyncio.run(go())
-    runtime.store.close()
+    try:
+        asyncio.run(go())
+    except AudioFormatError as error:
+        typer.echo(f"bad caller audio: {error}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        runtime.store.close()
 
 
 @app.command()

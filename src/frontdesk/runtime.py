@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from frontdesk.audio import SILENCE_FRAME
 from frontdesk.brain.base import Brain
 from frontdesk.brain.receptionist import Receptionist
 from frontdesk.call.endpoint import EndpointConfig
@@ -45,6 +46,16 @@ class Speech:
                           ms_per_char=stub.tts_ms_per_char),
             new_vad=vad_factory(p.vad),
         )
+
+
+    def warmup(self) -> None:
+        """Run each model once before the first call: a cold Whisper or Piper pass is
+        slower, and the first caller should not pay for it."""
+        for provider in (self.stt, self.tts):
+            warm = getattr(provider, "warmup", None)
+            if callable(warm):
+                warm()
+        self.new_vad().speech_probability(SILENCE_FRAME)
 
 
 @dataclass

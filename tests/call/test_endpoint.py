@@ -172,3 +172,10 @@ def test_reset_forgets_a_pause() -> None:
     endpointer.reset()
     # without reset the next voiced frame would be RESUMED
     assert [endpointer.feed(p) for p in probabilities("11111")] == [None] * 4 + [SS]
+
+
+def test_clicks_do_not_add_up_to_speech() -> None:
+    """Five one-frame clicks, each a short gap apart, never take the floor."""
+    endpointer = Endpointer(EndpointConfig())
+    marks = [endpointer.feed(1.0 if c == "1" else 0.0) for c in ("1" + "0" * 7) * 5]
+    assert Mark.SPEECH_STARTED not in marks

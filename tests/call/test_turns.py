@@ -40,6 +40,39 @@ def test_the_table_covers_every_state() -> None:
     assert len(ILLEGAL_PAIRS) > 30 and len(LEGAL_PAIRS) > 15
 
 
+# Written out independently of TRANSITIONS, from the module's documented diagram, so that a
+# change to the table is a deliberate change to this list too.
+DOCUMENTED = {
+    (S.CONNECTING, E.ANSWERED, S.THINKING),
+    (S.CONNECTING, E.HANGUP, S.ENDED),
+    (S.LISTENING, E.SPEECH_STARTED, S.CALLER_SPEAKING),
+    (S.LISTENING, E.NO_INPUT, S.THINKING),
+    (S.LISTENING, E.DTMF, S.THINKING),
+    (S.LISTENING, E.AGENT_HANGUP, S.ENDED),
+    (S.LISTENING, E.HANGUP, S.ENDED),
+    (S.CALLER_SPEAKING, E.END_OF_TURN, S.THINKING),
+    (S.CALLER_SPEAKING, E.DTMF, S.THINKING),
+    (S.CALLER_SPEAKING, E.HANGUP, S.ENDED),
+    (S.THINKING, E.FIRST_AUDIO, S.AGENT_SPEAKING),
+    (S.THINKING, E.SPEECH_STARTED, S.CALLER_SPEAKING),
+    (S.THINKING, E.NOTHING_TO_SAY, S.LISTENING),
+    (S.THINKING, E.DTMF, S.THINKING),
+    (S.THINKING, E.AGENT_HANGUP, S.ENDED),
+    (S.THINKING, E.HANGUP, S.ENDED),
+    (S.AGENT_SPEAKING, E.SPEECH_STARTED, S.CALLER_SPEAKING),
+    (S.AGENT_SPEAKING, E.PLAYOUT_DONE, S.LISTENING),
+    (S.AGENT_SPEAKING, E.DTMF, S.THINKING),
+    (S.AGENT_SPEAKING, E.AGENT_HANGUP, S.ENDED),
+    (S.AGENT_SPEAKING, E.HANGUP, S.ENDED),
+    (S.ENDED, E.HANGUP, S.ENDED),
+}
+
+
+def test_the_table_is_exactly_the_documented_one() -> None:
+    table = {(s, e, t) for s, row in TRANSITIONS.items() for e, t in row.items()}
+    assert table == DOCUMENTED
+
+
 def test_full_legal_walk() -> None:
     walk = [
         (E.ANSWERED, S.THINKING),  # the greeting is the first reply

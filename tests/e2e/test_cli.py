@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -79,3 +81,30 @@ def test_an_invalid_profile_names_file_field_and_reason(tmp_path: Path) -> None:
     assert "greater than 0" in result.output
     call = runner.invoke(app, ["call", "--stub", "--profile", str(path), "--say", "hi"])
     assert call.exit_code == 2 and "services[1].duration_minutes" in call.output
+
+
+def test_wav_caller_lines_and_a_garbled_wav(fast_profile: Path, tmp_path: Path) -> None:
+    rate = 8000  # a stereo 8 kHz recording, as a phone capture might be
+    t = np.arange(rate) / rate
+    tone = (0.3 * np.sin(2 * np.pi * 300 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)))
+    stereo = np.repeat((tone * 32767).astype("<i2")[:, None], 2, axis=1)
+    good = tmp_path / "hello.wav"
+    with wave.open(str(good), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(stereo.tobytes())
+    result = runner.invoke(app, ["call", "--stub", "--json", "--profile", str(fast_profile),
+                                 "--say", "What are your hours?", "--wav", str(good)])
+    assert result.exit_code == 0, result.output
+    turns = json.loads(result.output)["turns"]
+    assert turns[1]["caller"] == "What are your hours?"
+    # the WAV line was heard as the second caller turn (the stub STT has no text for it)
+    assert turns[2]["caller"] == "" and "didn't catch that" in turns[2]["agent"]
+
+    garbled = tmp_path / "garbled.wav"
+    garbled.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really a wav file")
+    bad = runner.invoke(app, ["call", "--stub", "--profile", str(fast_profile),
+                              "--wav", str(garbled)])
+    assert bad.exit_code == 2
+    assert "bad caller audio" in bad.output and "garbled.wav" in bad.output

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from frontdesk.audio import SILENCE_FRAME, split_frames
-from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
+from frontdesk.profile import Profile, ProfileRegistry, example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
 from frontdesk.server.app import create_app
 from frontdesk.speech.energy import EnergyVAD
@@ -104,3 +105,31 @@ def test_unknown_number_is_refused(client: TestClient) -> None:
         error = json.loads(ws.receive_text())
         assert error == {"type": "error", "code": "unknown_number",
                          "message": "no business answers +19995550000"}
+
+
+def test_one_server_hosts_several_businesses(tmp_path: Path) -> None:
+    first = parse_profile(example_profile_text(), "<example>")
+    data = yaml.safe_load(example_profile_text())
+    data["business"].update(id="second-shop", name="Second Shop",
+                            phone_numbers=["+15125550200"],
+                            greeting="Second Shop, how can I help?")
+    second = Profile.model_validate(data)
+    store = open_store(f"sqlite:///{tmp_path}/two.db")
+    speech = Speech(stt=StubSTT(0, []), tts=StubTTS(0, ms_per_char=1), new_vad=EnergyVAD)
+    runtime = Runtime(ProfileRegistry([first, second]), store, speech, now=lambda: NOW)
+    with TestClient(create_app(runtime)) as client:
+        greetings = {}
+        for number in ("%2B15125550100", "%2B15125550200"):
+            with client.websocket_connect(f"/call?to={number}") as ws:
+                business = json.loads(ws.receive_text())["business"]
+                greetings[business] = receive_until(ws, "agent_turn")[-1]["played"]
+                ws.send_text(json.dumps({"type": "hangup"}))
+                receive_until(ws, "end")
+    assert greetings["second-shop"] == "Second Shop, how can I help?"
+    assert greetings["main-street-auto"].startswith("Thanks for calling Main Street Auto")
+    main_calls = store.for_business("main-street-auto").list_calls()
+    second_calls = store.for_business("second-shop").list_calls()
+    assert [c.to_number for c in main_calls] == ["+15125550100"]
+    assert [c.to_number for c in second_calls] == ["+15125550200"]
+    assert store.for_business("second-shop").get_call(main_calls[0].id) is None
+    store.close()

@@ -73,6 +73,7 @@ class Endpointer:
             return mark
         self._silent += 1
         if not self._started:
+            self._voiced = 0  # the minimum speech must be one run: clicks do not add up
             if self._silent >= c.frames(c.speculative_pause_ms):
                 self.reset()
                 return Mark.NOISE

@@ -58,6 +58,8 @@ def parse_control(text: str) -> Inbound:
         message = json.loads(text)
     except json.JSONDecodeError as error:
         raise WireError("bad_json", f"control message is not JSON: {error.msg}") from None
+    except (ValueError, RecursionError):  # a 5000-digit number, '[' * 100000, ...
+        raise WireError("bad_json", "control message is not acceptable JSON") from None
     if not isinstance(message, dict):
         raise WireError("bad_message", "control message must be a JSON object")
     match message.get("type"):
