@@ -26,9 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from frontdesk.brain.stub import StubBrain
-from frontdesk.call.events import TurnMetrics
+from frontdesk.call.events import CallerTranscript, TurnMetrics
 from frontdesk.call.phrases import PhraseChunker
-from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
+from frontdesk.profile import (
+    ProfileRegistry,
+    example_profile_text,
+    load_profile,
+    parse_profile,
+)
 from frontdesk.runtime import Runtime, Speech
 from frontdesk.softphone import (
     Script,
@@ -82,7 +87,8 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    profile = parse_profile(example_profile_text(), "<example>")
+    profile = (load_profile(args.profile) if args.profile
+               else parse_profile(example_profile_text(), "<example>"))
     settings = profile.engine
     stub = settings.stub  # the profile's stub delays, unless given on the command line
     args.stt_ms = stub.stt_final_ms if args.stt_ms is None else args.stt_ms
@@ -127,6 +133,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "voice_to_voice_ms": summary(report.latencies_ms),
         "engine_latency_ms": summary([m.latency_ms for m in metrics if m.latency_ms]),
         "stages_ms": {k: summary(v) for k, v in stages.items()},
+        "caller_heard_as": [e.text for e in report.events if isinstance(e, CallerTranscript)],
+        "outcome": report.ended.outcome if report.ended else None,
         "budget_ms": settings.budget_ms,
         "over_budget_turns": sum(1 for v in report.latencies_ms if v > settings.budget_ms),
     }
@@ -146,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stub", action="store_true", help="stub providers, fixed delays")
+    parser.add_argument("--profile", help="business profile YAML (default: the example shop); "
+                        "its engine section sets endpointing and the stub delays")
     parser.add_argument("--stt-ms", type=float, default=None)
     parser.add_argument("--brain-ms", type=float, default=None)
     parser.add_argument("--token-ms", type=float, default=None)
