@@ -65,6 +65,11 @@ class OpenCall:
     call_id: str
     profile: Profile
     brain: Brain
+    store: BusinessStore
+
+    def mark_failed(self) -> None:
+        """The call died of a bug: close its row so it does not stay 'active' forever."""
+        self.store.end_call(self.call_id, status="failed", outcome=None)
 
 
 @dataclass
@@ -98,7 +103,7 @@ class Runtime:
         call = Call(call_config(profile.engine), parts)
         TurnRecorder(business, record.id).watch(bus)
         self.metrics.watch(bus, profile.business.id)
-        return OpenCall(call, bus, record.id, profile, brain)
+        return OpenCall(call, bus, record.id, profile, brain, business)
 
 
 def call_config(settings: EngineSettings) -> CallConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from frontdesk.audio import SILENCE_FRAME, split_frames
+from frontdesk.brain.base import BrainOutput, CallerTurn, Text
 from frontdesk.profile import Profile, ProfileRegistry, example_profile_text, parse_profile
-from frontdesk.runtime import Runtime, Speech
+from frontdesk.runtime import OpenCall, Runtime, Speech
 from frontdesk.server.app import create_app
 from frontdesk.speech.energy import EnergyVAD
 from frontdesk.speech.stub import StubSTT, StubTTS, tone_utterance
@@ -132,4 +133,44 @@ def test_one_server_hosts_several_businesses(tmp_path: Path) -> None:
     assert [c.to_number for c in main_calls] == ["+15125550100"]
     assert [c.to_number for c in second_calls] == ["+15125550200"]
     assert store.for_business("second-shop").get_call(main_calls[0].id) is None
+    store.close()
+
+
+class BrokenBrain:
+    """A brain with a bug: the call must end as failed, logged, with the client told."""
+
+    async def greet(self) -> AsyncIterator[BrainOutput]:
+        yield Text("Hello.")
+
+    async def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+        raise RuntimeError("a bug in the brain")
+        yield Text("never")  # pragma: no cover  (makes this an async generator)
+
+    def heard(self, played_text: str, interrupted: bool) -> None:
+        pass
+
+
+def test_a_bug_in_the_call_ends_it_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    profile = parse_profile(example_profile_text(), "<example>")
+    store = open_store(f"sqlite:///{tmp_path}/f.db")
+    speech = Speech(stt=StubSTT(0, ["hello"]), tts=StubTTS(0, ms_per_char=1), new_vad=EnergyVAD)
+    runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
+    real_open = runtime.open_call
+
+    def open_with_broken_brain(**kwargs: Any) -> OpenCall:
+        return real_open(**kwargs, brain=BrokenBrain())
+
+    monkeypatch.setattr(runtime, "open_call", open_with_broken_brain)
+    with TestClient(create_app(runtime)) as client, \
+            client.websocket_connect(f"/call?to={NUMBER}") as ws:
+        call_id = json.loads(ws.receive_text())["call_id"]
+        receive_until(ws, "agent_turn")
+        say(ws, 400)
+        error = receive_until(ws, "error")[-1]
+        assert error["code"] == "internal"
+    record = store.for_business("main-street-auto").get_call(call_id)
+    assert record is not None and record.status == "failed"
+    assert f"call {call_id} failed" in caplog.text
     store.close()

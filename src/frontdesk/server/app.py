@@ -89,10 +89,16 @@ async def run_socket_call(
             text = await outbox.get()
             await output.send_text(text)
 
-    async with asyncio.TaskGroup() as tg:
-        sender = tg.create_task(send_events())
-        await opened.call.run(inbound())
-        while not outbox.empty():
-            await output.send_text(outbox.get_nowait())
-        sender.cancel()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            sender = tg.create_task(send_events())
+            await opened.call.run(inbound())
+            while not outbox.empty():
+                await output.send_text(outbox.get_nowait())
+            sender.cancel()
+    except Exception:  # the edge: a bug in the call must not leave the row active
+        log.exception("call %s failed", opened.call_id)
+        opened.mark_failed()
+        await output.send_text(json.dumps({"type": "error", "code": "internal",
+                                           "message": "the call failed; it has been logged"}))
     await output.close()
