@@ -167,3 +167,19 @@ async def test_barge_in_stops_playback_and_keeps_only_the_played_text() -> None:
     assert sum(isinstance(e, ClearAudio) for e in report.events) == 1
     assert report.frames_after_clear == [0]
     assert brain.turns[-1].text == "stop"
+
+
+async def test_a_key_press_interrupts_the_agent_and_is_a_whole_turn() -> None:
+    stt = ListSTT([])
+    brain = ScriptBrain(["You pressed a key. Goodbye."], hangup_on="")
+    caller = ScriptedCaller([CallerLine((), dtmf="0", barge_in_after_frames=5)],
+                            realtime=False, tail_ms=2000)
+    call, _ = make_call(stt, brain, caller)
+    report = await caller.run(call)
+
+    assert [(t.dtmf, t.text) for t in brain.turns] == [("0", "")]
+    assert stt.calls == 0
+    greeting = next(e for e in report.events if isinstance(e, AgentTurnDone))
+    assert greeting.interrupted and greeting.played_text != "Hello. How can I help?"
+    assert report.frames_after_clear == [0]
+    assert report.ended is not None and report.ended.reason == "agent_hangup"

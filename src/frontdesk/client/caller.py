@@ -25,7 +25,7 @@ from frontdesk.call.events import (
     ClearAudio,
     EventBus,
 )
-from frontdesk.call.inbound import AudioIn, HangupIn, Inbound
+from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class CallerLine:
     frames: Sequence[bytes]  # the caller's speech, 20 ms frames
     text: str = ""  # what the line says (for reports); may be empty for WAV input
     barge_in_after_frames: int | None = None  # speak over the agent after N of its frames
+    dtmf: str | None = None  # press this key (then play ``frames``, usually none)
 
 
 @dataclass
@@ -155,7 +156,11 @@ class ScriptedCaller:
                     self.report.latencies_ms.append(round((loop.time() - last_sent_at) * 1000, 1))
                     last_sent_at = None
             if not speaking and pending and self._ready(pending[0], expect, heard, waited):
-                speaking = list(pending.pop(0).frames)
+                line = pending.pop(0)
+                if line.dtmf is not None:  # a key press instead of speech, in this tick
+                    inbound.put_nowait(DtmfIn(line.dtmf))
+                    expect, heard, waited = self._turns_done + 1, 0, 0
+                speaking = list(line.frames)
                 voiced_left = last_voiced(speaking)
             if speaking:
                 inbound.put_nowait(AudioIn(speaking.pop(0)))
