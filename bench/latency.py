@@ -37,11 +37,9 @@ from frontdesk.profile import (
 from frontdesk.runtime import Runtime, Speech
 from frontdesk.softphone import (
     Script,
-    Voice,
+    caller_voice,
     place_call,
     synthesize_lines,
-    tone_voice,
-    tts_voice,
 )
 from frontdesk.speech.energy import EnergyVAD
 from frontdesk.speech.stub import StubSTT, StubTTS
@@ -107,10 +105,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 new_vad=EnergyVAD,
             )
             brain = StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
-            voice: Voice = tone_voice
         else:
             speech = Speech.from_settings(settings)
-            voice = tts_voice(speech.tts)
+        voice = caller_voice("stub" if args.stub else "piper")
         runtime = Runtime(ProfileRegistry([profile]), store, speech,
                           now=lambda: start + (datetime.now(UTC) - began))
         lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)

@@ -22,3 +22,11 @@ def whisper() -> Iterator[WhisperSTT]:
     stt = WhisperSTT()
     yield stt
     stt.close()
+
+
+@pytest.fixture(scope="session")
+def caller_piper() -> Iterator[PiperTTS]:
+    """The scripted caller's voice: steady, so every run hears the same audio."""
+    tts = PiperTTS(steady=True)
+    yield tts
+    tts.close()

@@ -110,12 +110,11 @@ def call(
     (VAD, endpointing, STT) runs. Lines are spoken in order: all --say, then all --wav."""
     from frontdesk.softphone import (
         Script,
+        caller_voice,
         place_call,
         printer,
         report_json,
         synthesize_lines,
-        tone_voice,
-        tts_voice,
     )
 
     items = [("say", s) for s in say or []] + [("wav", str(w)) for w in wav or []]
@@ -126,8 +125,7 @@ def call(
     number = to or profiles[0].business.phone_numbers[0]
 
     async def go() -> None:
-        stub_voice = profiles[0].engine.providers.tts == "stub"
-        voice = tone_voice if stub_voice else tts_voice(runtime.speech.tts)
+        voice = caller_voice(profiles[0].engine.providers.tts)
         lines = await synthesize_lines(Script(items), voice)
         on_event = None if as_json else printer(typer.echo)
         call_id, report = await place_call(runtime, lines, to_number=number, on_event=on_event)

@@ -8,7 +8,8 @@ with its outcome when the call ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,18 +18,14 @@ from frontdesk.brain.base import Brain
 from frontdesk.brain.receptionist import Receptionist
 from frontdesk.call.endpoint import EndpointConfig
 from frontdesk.call.engine import AudioOutput, Call, CallConfig, CallParts
-from frontdesk.call.events import (
-    AgentTurnDone,
-    CallEnded,
-    CallerTranscript,
-    EventBus,
-    TurnMetrics,
-)
+from frontdesk.call.events import CallEnded, EventBus
+from frontdesk.call.inbound import Inbound
+from frontdesk.call.recorder import TurnRecorder
 from frontdesk.observe.metrics import EngineMetrics
 from frontdesk.profile import EngineSettings, Profile, ProfileRegistry
 from frontdesk.speech.base import SpeechToText, TextToSpeech, VoiceActivityDetector
 from frontdesk.speech.factory import build_stt, build_tts, vad_factory
-from frontdesk.store import BusinessStore, Store, TurnRecord
+from frontdesk.store import Store
 
 
 @dataclass(frozen=True)
@@ -65,11 +62,20 @@ class OpenCall:
     call_id: str
     profile: Profile
     brain: Brain
-    store: BusinessStore
+    recorder: TurnRecorder
 
-    def mark_failed(self) -> None:
-        """The call died of a bug: close its row so it does not stay 'active' forever."""
-        self.store.end_call(self.call_id, status="failed", outcome=None)
+    async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
+        """Run the call with its turn writer; every turn is stored before this returns."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.recorder.run())
+            try:
+                return await self.call.run(inbound)
+            except Exception:
+                self.recorder.close()
+                await self.recorder.drained.wait()  # the failed call's row is closed
+                raise
+            finally:
+                self.recorder.close()
 
 
 @dataclass
@@ -80,7 +86,7 @@ class Runtime:
     metrics: EngineMetrics = field(default_factory=EngineMetrics)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    def open_call(
+    async def open_call(
         self,
         *,
         to_number: str,
@@ -93,7 +99,7 @@ class Runtime:
         Raises ``KeyError`` (from the registry) when no business owns ``to_number``."""
         profile = self.registry.by_number(to_number)
         business = self.store.for_business(profile.business.id)
-        record = business.create_call(from_number, to_number)
+        record = await asyncio.to_thread(business.create_call, from_number, to_number)
         bus = EventBus()
         if brain is None:
             brain = Receptionist(profile, business, call_id=record.id,
@@ -101,9 +107,10 @@ class Runtime:
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
                           brain=brain, output=output, bus=bus)
         call = Call(call_config(profile.engine), parts)
-        TurnRecorder(business, record.id).watch(bus)
+        recorder = TurnRecorder(business, record.id)
+        recorder.watch(bus)
         self.metrics.watch(bus, profile.business.id)
-        return OpenCall(call, bus, record.id, profile, brain, business)
+        return OpenCall(call, bus, record.id, profile, brain, recorder)
 
 
 def call_config(settings: EngineSettings) -> CallConfig:
@@ -113,36 +120,3 @@ def call_config(settings: EngineSettings) -> CallConfig:
                                 speculative_pause_ms=settings.speculative_pause_ms),
         no_input_timeout_ms=settings.no_input_timeout_ms,
     )
-
-
-class TurnRecorder:
-    """Collects one turn's pieces from the bus and stores the turn when it is done."""
-
-    def __init__(self, store: BusinessStore, call_id: str) -> None:
-        self.store = store
-        self.call_id = call_id
-        self._caller: dict[int, CallerTranscript] = {}
-        self._metrics: dict[int, TurnMetrics] = {}
-
-    def watch(self, bus: EventBus) -> None:
-        bus.subscribe(CallerTranscript, lambda e: self._caller.__setitem__(e.turn, e))
-        bus.subscribe(TurnMetrics, lambda e: self._metrics.__setitem__(e.turn, e))
-        bus.subscribe(AgentTurnDone, self._on_done)
-        bus.subscribe(CallEnded, self._on_end)
-
-    def _on_done(self, event: AgentTurnDone) -> None:
-        caller = self._caller.pop(event.turn, None)
-        metrics = self._metrics.pop(event.turn, None)
-        self.store.add_turn(self.call_id, TurnRecord(
-            index=event.turn,
-            caller_text=caller.text if caller else "",
-            caller_confidence=caller.confidence if caller else None,
-            agent_text=event.planned_text,
-            agent_text_played=event.played_text,
-            interrupted=event.interrupted,
-            spans=metrics.spans_ms if metrics else {},
-            latency_ms=metrics.latency_ms if metrics else None,
-        ))
-
-    def _on_end(self, event: CallEnded) -> None:
-        self.store.end_call(self.call_id, status="completed", outcome=event.outcome)

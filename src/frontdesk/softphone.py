@@ -51,6 +51,16 @@ def tts_voice(tts: TextToSpeech) -> Voice:
     return speak
 
 
+def caller_voice(tts_kind: str) -> Voice:
+    """The scripted caller's voice: a steady Piper voice (the same text gives the same
+    audio every run), or a speech-like tone when the profile uses stub providers."""
+    if tts_kind == "stub":
+        return tone_voice
+    from frontdesk.speech.piper import PiperTTS
+
+    return tts_voice(PiperTTS(steady=True))
+
+
 async def tone_voice(text: str) -> bytes:
     """A speech-like tone as long as the text would take to say, for stub providers."""
     return tone_utterance(len(text) * 60)
@@ -79,12 +89,12 @@ async def place_call(
     brain: Brain | None = None,
 ) -> tuple[str, CallReport]:
     caller = ScriptedCaller(lines, realtime=realtime)
-    opened = runtime.open_call(to_number=to_number, from_number=from_number,
-                               output=caller.line, brain=brain)
+    opened = await runtime.open_call(to_number=to_number, from_number=from_number,
+                                     output=caller.line, brain=brain)
     caller.attach(opened.bus)
     if on_event is not None:
         opened.bus.subscribe_all(on_event)
-    report = await caller.run(opened.call)
+    report = await caller.run(opened.run)
     return opened.call_id, report
 
 

@@ -7,7 +7,7 @@ events and stored rows, none on durations.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from frontdesk.call.events import (
     BargeIn,
     BookingCommitted,
     CallerTranscript,
+    CallEvent,
     ClearAudio,
     TurnMetrics,
 )
@@ -70,13 +71,15 @@ def runtime(store: Store, stt: CountingSTT, piper: PiperTTS, prof: Profile) -> R
     return Runtime(ProfileRegistry([prof]), store, speech, now=lambda: NOW)
 
 
-async def call(rt: Runtime, lines: list[CallerLine]) -> tuple[str, CallReport]:
+async def call(
+    rt: Runtime, lines: list[CallerLine], on_event: Callable[[CallEvent], None] | None = None
+) -> tuple[str, CallReport]:
     number = next(iter(rt.registry)).business.phone_numbers[0]
-    return await place_call(rt, lines, to_number=number)
+    return await place_call(rt, lines, to_number=number, on_event=on_event)
 
 
 async def test_a_caller_books_an_oil_change(
-    store: Store, whisper: WhisperSTT, piper: PiperTTS
+    store: Store, whisper: WhisperSTT, piper: PiperTTS, caller_piper: PiperTTS
 ) -> None:
     rt = runtime(store, CountingSTT(whisper), piper, profile())
     lines = await synthesize_lines(Script([("say", s) for s in (
@@ -85,10 +88,18 @@ async def test_a_caller_books_an_oil_change(
         "John Smith.",
         "Yes, please.",
         "No, that's all. Goodbye.",
-    )]), tts_voice(piper))
-    call_id, report = await call(rt, lines)
-
+    )]), tts_voice(caller_piper))
     business = store.for_business("main-street-auto")
+    rows_when_spoken: list[int] = []
+
+    def on_event(event: CallEvent) -> None:
+        # the moment a confirmation starts to play, the row must already be in the store
+        if isinstance(event, AgentPhraseStarted) and "booked for" in event.text:
+            rows_when_spoken.append(len(business.list_bookings(NOW, NOW + timedelta(days=60))))
+
+    call_id, report = await call(rt, lines, on_event)
+    assert rows_when_spoken == [1]
+
     bookings = business.list_bookings(NOW, NOW + timedelta(days=60))
     assert len(bookings) == 1
     booking = bookings[0]
@@ -121,13 +132,13 @@ async def test_a_caller_books_an_oil_change(
 
 
 async def test_barge_in_stops_the_agent_and_keeps_only_what_was_played(
-    store: Store, whisper: WhisperSTT, piper: PiperTTS
+    store: Store, whisper: WhisperSTT, piper: PiperTTS, caller_piper: PiperTTS
 ) -> None:
     rt = runtime(store, CountingSTT(whisper), piper, profile())
     question, interruption = await synthesize_lines(Script([
         ("say", "What are your hours?"),
         ("say", "Sorry, where are you located?"),
-    ]), tts_voice(piper))
+    ]), tts_voice(caller_piper))
     interruption = CallerLine(interruption.frames, interruption.text, barge_in_after_frames=40)
     lines = [question, interruption]
     call_id, report = await call(rt, lines)
@@ -152,7 +163,7 @@ async def test_barge_in_stops_the_agent_and_keeps_only_what_was_played(
 
 
 async def test_silence_and_noise_never_reach_the_recogniser(
-    store: Store, whisper: WhisperSTT, piper: PiperTTS
+    store: Store, whisper: WhisperSTT, piper: PiperTTS, caller_piper: PiperTTS
 ) -> None:
     stt = CountingSTT(whisper)
     rt = runtime(store, stt, piper, profile(no_input_timeout_ms=1500))
@@ -160,7 +171,7 @@ async def test_silence_and_noise_never_reach_the_recogniser(
     noise = rng.normal(0, 10 ** (-30 / 20), 16000 * 2).astype(np.float32)
     noise_line = CallerLine(split_frames(float_to_pcm16(noise)), "(noise)")
     silence_line = CallerLine([SILENCE_FRAME] * 25, "(silence)")
-    (bye,) = await synthesize_lines(Script([("say", "Goodbye.")]), tts_voice(piper))
+    (bye,) = await synthesize_lines(Script([("say", "Goodbye.")]), tts_voice(caller_piper))
     call_id, report = await call(rt, [noise_line, silence_line, bye])
 
     prompts = [e.played_text for e in report.events if isinstance(e, AgentTurnDone)]

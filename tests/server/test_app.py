@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -139,10 +139,10 @@ def test_one_server_hosts_several_businesses(tmp_path: Path) -> None:
 class BrokenBrain:
     """A brain with a bug: the call must end as failed, logged, with the client told."""
 
-    async def greet(self) -> AsyncIterator[BrainOutput]:
+    async def greet(self) -> AsyncGenerator[BrainOutput, None]:
         yield Text("Hello.")
 
-    async def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+    async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
         raise RuntimeError("a bug in the brain")
         yield Text("never")  # pragma: no cover  (makes this an async generator)
 
@@ -159,8 +159,8 @@ def test_a_bug_in_the_call_ends_it_as_failed(
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
     real_open = runtime.open_call
 
-    def open_with_broken_brain(**kwargs: Any) -> OpenCall:
-        return real_open(**kwargs, brain=BrokenBrain())
+    async def open_with_broken_brain(**kwargs: Any) -> OpenCall:
+        return await real_open(**kwargs, brain=BrokenBrain())
 
     monkeypatch.setattr(runtime, "open_call", open_with_broken_brain)
     with TestClient(create_app(runtime)) as client, \

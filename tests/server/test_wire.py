@@ -19,7 +19,9 @@ from frontdesk.call.events import (
     CallerTranscript,
     CallEvent,
     ClearAudio,
+    EndReason,
     MessageTaken,
+    Outcome,
     StateChanged,
     TransferRequested,
     TurnMetrics,
@@ -154,7 +156,7 @@ EVENTS: list[tuple[CallEvent, str]] = [
     (MessageTaken("msg_1", "Ana", "Please call me back", AT), "message"),
     (TransferRequested("+15125550199", AT), "transfer"),
     (ClearAudio(AT), "clear"),
-    (CallEnded("caller_hangup", "booked", AT, {"turns": 4}), "end"),
+    (CallEnded(EndReason.CALLER_HANGUP, Outcome.BOOKED, AT, {"turns": 4}), "end"),
 ]
 
 
@@ -193,7 +195,7 @@ EXACT: list[tuple[CallEvent, dict[str, Any]]] = [
     (MessageTaken("msg_1", None, "Please call me back", AT),
      {"type": "message", "message_id": "msg_1", "text": "Please call me back"}),
     (TransferRequested("+15125550199", AT), {"type": "transfer", "number": "+15125550199"}),
-    (CallEnded("caller_hangup", "booked", AT, {"turns": 4}),
+    (CallEnded(EndReason.CALLER_HANGUP, Outcome.BOOKED, AT, {"turns": 4}),
      {"type": "end", "reason": "caller_hangup", "outcome": "booked"}),
 ]
 

@@ -67,7 +67,7 @@ class _GatedVoice:
         self.computed = 0
         self.finished = threading.Event()
 
-    def synthesize(self, text: str) -> Iterator[_Chunk]:
+    def synthesize(self, text: str, syn_config: object = None) -> Iterator[_Chunk]:
         try:
             for i in range(self.sentences):
                 if i:
@@ -107,7 +107,7 @@ async def test_closing_the_stream_stops_the_worker_between_sentences() -> None:
 
 
 class _BrokenVoice:
-    def synthesize(self, text: str) -> Iterator[_Chunk]:
+    def synthesize(self, text: str, syn_config: object = None) -> Iterator[_Chunk]:
         raise RuntimeError("espeak exploded")
         yield  # pragma: no cover
 
@@ -127,3 +127,13 @@ def test_missing_piper_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "piper", None)
     with pytest.raises(MissingExtraError, match=r"piper-tts.*frontdesk\[tts\]"):
         PiperTTS()
+
+
+def test_a_steady_voice_renders_the_same_text_identically() -> None:
+    steady = PiperTTS(steady=True)
+    try:
+        first = steady.synthesize("Thursday at 3 PM.")
+        second = steady.synthesize("Thursday at 3 PM.")
+    finally:
+        steady.close()
+    assert first == second and len(first) > 16000

@@ -157,7 +157,7 @@ def test_repository_exposes_no_unscoped_reads() -> None:
     public = {name for name in dir(BusinessStore) if not name.startswith("_")}
     assert public == {
         "create_call", "end_call", "get_call", "list_calls", "add_turn", "list_turns",
-        "create_booking", "cancel_booking", "get_booking", "list_bookings",
+        "create_booking", "cancel_booking", "get_booking", "list_bookings", "bookings_for_call",
         "add_message", "list_messages",
     }  # fmt: skip
 
@@ -165,3 +165,19 @@ def test_repository_exposes_no_unscoped_reads() -> None:
 def test_empty_business_id_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         store.for_business("")
+
+
+def test_bookings_for_call_are_confirmed_and_scoped(
+    shop_a: BusinessStore, shop_b: BusinessStore
+) -> None:
+    call = shop_a.create_call("+15125550111", "+15125550100", started_at=T0)
+    kept = shop_a.create_booking(service_id="oil-change", resource_ids=["bay-1"], start_at=T0,
+                                 end_at=T0 + timedelta(minutes=30), customer_name="Ann",
+                                 call_id=call.id)
+    dropped = shop_a.create_booking(service_id="oil-change", resource_ids=["bay-2"],
+                                    start_at=T0, end_at=T0 + timedelta(minutes=30),
+                                    customer_name="Ann", call_id=call.id)
+    shop_a.cancel_booking(dropped.id)
+    _book(shop_a, T0 + timedelta(hours=2))  # no call: not this call's
+    assert [b.id for b in shop_a.bookings_for_call(call.id)] == [kept.id]
+    assert shop_b.bookings_for_call(call.id) == []

@@ -7,7 +7,7 @@ Facts are yielded only after the store committed them, so the Call can speak abo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -55,9 +55,9 @@ BrainOutput = Text | Booked | MessageSaved | Transfer | Hangup
 
 
 class Brain(Protocol):
-    def greet(self) -> AsyncIterator[BrainOutput]: ...
+    def greet(self) -> AsyncGenerator[BrainOutput, None]: ...
 
-    def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]: ...
+    def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]: ...
 
     def heard(self, played_text: str, interrupted: bool) -> None:
         """What the caller actually heard of the last reply (barge-in truncates it)."""

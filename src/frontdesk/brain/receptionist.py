@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from frontdesk.actions.calendar import Calendar, CalendarError, Slot, SlotUnavailable
@@ -81,19 +82,27 @@ class Receptionist:
         self.last_heard = ""
         self._heard_booking: str | None = None  # the booking whose confirmation was heard
         self._announced: set[str] = set()  # bookings already reported to the Call
+        self._write: asyncio.Future[BookingRecord] | None = None  # the last calendar write
+        self._booked_for: tuple[str, str] | None = None  # (booking id, clause as spoken)
 
     def now(self) -> datetime:
         return self._now().astimezone(self.profile.tz)
 
-    async def greet(self) -> AsyncIterator[BrainOutput]:
+    async def greet(self) -> AsyncGenerator[BrainOutput, None]:
         yield Text(self.profile.business.greeting)
 
     def heard(self, played_text: str, interrupted: bool) -> None:
+        """A booking counts as confirmed to the caller only if its whole "booked for <day>
+        at <time>" clause was played, not when barge-in cut it before the time."""
         self.last_heard = played_text
-        if "booked for" in played_text and self.state.booking_id is not None:
-            self._heard_booking = self.state.booking_id
+        booked_for = self._booked_for
+        if booked_for is not None and booked_for[1] in " ".join(played_text.split()):
+            self._heard_booking = booked_for[0]
 
-    async def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+    async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
+        if self._write is not None and not self._write.done():
+            # a write from a cancelled reply is still running: its result decides this turn
+            await asyncio.wait([self._write])
         async for item in self._restate_unheard_booking():
             yield item
         async for item in self._respond(turn):
@@ -111,10 +120,7 @@ class Receptionist:
         if booking_id not in self._announced:
             self._announced.add(booking_id)
             yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
-        service = self.profile.service(record.service_id)
-        start = record.start_at.astimezone(self.profile.tz)
-        yield Text(f"Just so you know, your {service.name} is booked for "
-                   f"{say_when(start, self.now().date())}. ")
+        yield Text(f"Just so you know, your {self._booked_clause(record)} ")
 
     async def _respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
         s = self.state
@@ -392,8 +398,13 @@ class Receptionist:
         s = self.state
         assert s.chosen is not None and s.name is not None
         slot, name = s.chosen, s.name
+        loop = asyncio.get_running_loop()
+        commit = loop.run_in_executor(None, functools.partial(self._book_row, slot, name))
+        commit.add_done_callback(self._committed)
+        self._write = commit
         try:
-            record = await asyncio.to_thread(self._book, slot, name)
+            # Shielded: barge-in or a hang-up may cancel this reply, never the write.
+            record = await asyncio.shield(commit)
         except SlotUnavailable:
             s.chosen = None
             async for item in self._search(
@@ -408,21 +419,30 @@ class Receptionist:
             return
         self._announced.add(record.id)
         yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
+        yield Text(f"You're all set, {record.customer_name.split()[0]}. Your "
+                   f"{self._booked_clause(record)} Is there anything else I can help with?")
+
+    def _booked_clause(self, record: BookingRecord) -> str:
+        """'<service> is booked for <day> at <time>.', rendered from the stored row."""
         service = self.profile.service(record.service_id)
         start = record.start_at.astimezone(self.profile.tz)
-        yield Text(f"You're all set, {record.customer_name.split()[0]}. Your {service.name} is "
-                   f"booked for {say_when(start, self.now().date())}. "
-                   "Is there anything else I can help with?")
+        clause = f"{service.name} is booked for {say_when(start, self.now().date())}."
+        self._booked_for = (record.id, clause)
+        return clause
 
-    def _book(self, slot: Slot, name: str) -> BookingRecord:
-        """Runs in a worker thread; the dialogue state is updated in the same place as the
-        commit, so a reply cancelled by barge-in cannot forget a booking that exists."""
-        record = self.calendar.book(slot, customer_name=name, customer_phone=self.caller_number,
-                                    call_id=self.call_id, now=self.now())
+    def _book_row(self, slot: Slot, name: str) -> BookingRecord:
+        """The calendar write, in a worker thread; it touches no dialogue state."""
+        return self.calendar.book(slot, customer_name=name, customer_phone=self.caller_number,
+                                  call_id=self.call_id, now=self.now())
+
+    def _committed(self, commit: asyncio.Future[BookingRecord]) -> None:
+        """On the event loop when the write ends, whether or not its reply still waits, so
+        a reply cancelled by barge-in cannot forget a booking that exists."""
+        if commit.cancelled() or commit.exception() is not None:
+            return  # the waiting reply (if any) handles the error; nothing was booked
         s = self.state
         s.booking_id, s.chosen, s.offers, s.when, s.task, s.expecting = (
-            record.id, None, [], None, None, "anything_else")
-        return record
+            commit.result().id, None, [], None, None, "anything_else")
 
     def _question(self) -> str:
         s = self.state

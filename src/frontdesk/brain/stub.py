@@ -7,7 +7,7 @@ and then one word every ``token_ms`` (the shape of a streaming LLM).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from frontdesk.brain.base import BrainOutput, CallerTurn, Hangup, Text
 
@@ -23,10 +23,10 @@ class StubBrain:
         self.greeting = greeting
         self.turns: list[CallerTurn] = []
 
-    async def greet(self) -> AsyncIterator[BrainOutput]:
+    async def greet(self) -> AsyncGenerator[BrainOutput, None]:
         yield Text(self.greeting)
 
-    async def respond(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+    async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
         self.turns.append(turn)
         reply = self.replies.pop(0) if self.replies else "Goodbye."
         await asyncio.sleep(self.first_text_ms / 1000)

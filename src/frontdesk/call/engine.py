@@ -11,11 +11,12 @@ cancels the reply, and the turn keeps only the text that was actually played.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from frontdesk.audio import FRAME_BYTES, FRAME_MS, Samples, pcm16_to_float
 from frontdesk.brain.base import (
@@ -28,7 +29,7 @@ from frontdesk.brain.base import (
     Text,
     Transfer,
 )
-from frontdesk.call.budget import TurnClock
+from frontdesk.call.budget import Stamp, TurnClock
 from frontdesk.call.endpoint import EndpointConfig, Endpointer, Mark
 from frontdesk.call.events import (
     AgentTurnDone,
@@ -37,8 +38,10 @@ from frontdesk.call.events import (
     CallEnded,
     CallerTranscript,
     ClearAudio,
+    EndReason,
     EventBus,
     MessageTaken,
+    Outcome,
     StateChanged,
     TransferRequested,
     TurnMetrics,
@@ -94,6 +97,22 @@ class _Utterance:
     def audio(self) -> Samples:
         return pcm16_to_float(b"".join(self.frames))
 
+    def prepend(self, earlier: _Utterance) -> None:
+        self.frames[:0] = earlier.frames
+        self.voiced_upto += len(earlier.frames)
+
+
+@dataclass(frozen=True)
+class _Speculative:
+    """A transcription started at a pause; valid only for the same utterance, unchanged."""
+
+    utterance: _Utterance
+    voiced_upto: int
+    task: asyncio.Task[Transcript]
+
+    def matches(self, utterance: _Utterance) -> bool:
+        return self.utterance is utterance and self.voiced_upto == utterance.voiced_upto
+
 
 class Call:
     def __init__(self, config: CallConfig, parts: CallParts) -> None:
@@ -103,14 +122,19 @@ class Call:
         self._endpointer = Endpointer(config.endpoint)
         self._preroll: list[bytes] = []
         self._utterance: _Utterance | None = None
-        self._speculative: tuple[int, asyncio.Task[Transcript]] | None = None
+        self._speculative: _Speculative | None = None
+        # the utterance whose reply is still waiting for its transcript: if the caller
+        # goes on talking now, it was a pause, not the end of the turn
+        self._held: _Utterance | None = None
         self._reply_task: asyncio.Task[None] | None = None
+        self._reply_source: asyncio.Task[Transcript] | None = None
         self._playout: Playout | None = None
+        self._barged = False
         self._silent_frames = 0
-        self._turn = 0
+        self._next_turn = 0
         self._ended = asyncio.Event()
-        self._end_reason = "caller_hangup"
-        self._outcome = "none"
+        self._end_reason = EndReason.CALLER_HANGUP
+        self._outcome = Outcome.NONE
         self._tg: asyncio.TaskGroup | None = None
 
     @property
@@ -120,17 +144,24 @@ class Call:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
-        """Run the call until either side hangs up; returns the final event."""
-        async with asyncio.TaskGroup() as tg:
-            self._tg = tg
-            self._move(TurnEvent.ANSWERED)
-            self._start_reply(None)
-            reader = tg.create_task(self._read(inbound))
-            await self._ended.wait()
-            reader.cancel()
-            self._cancel_reply()
-            if self._speculative is not None:
-                self._speculative[1].cancel()
+        """Run the call until either side hangs up; returns the final event.
+
+        ``CallEnded`` is published however the call ends; when a bug or a failed
+        dependency ends it, the reason is ``ERROR`` and the exception propagates.
+        """
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self._move(TurnEvent.ANSWERED)
+                self._start_reply(None)
+                reader = tg.create_task(self._read(inbound))
+                await self._ended.wait()
+                reader.cancel()
+                self._cancel_reply()
+                self._drop_speculative()
+        except BaseException:
+            self.parts.bus.publish(CallEnded(EndReason.ERROR, self._outcome, self.parts.clock()))
+            raise
         ended = CallEnded(self._end_reason, self._outcome, self.parts.clock())
         self.parts.bus.publish(ended)
         return ended
@@ -146,17 +177,20 @@ class Call:
                     break
             if self._ended.is_set():
                 return
-        self._finish("caller_hangup")
+        self._finish(EndReason.CALLER_HANGUP)
 
-    def _finish(self, reason: str) -> None:
-        if not self._ended.is_set():
-            self._end_reason = reason
-            event = TurnEvent.HANGUP if reason == "caller_hangup" else TurnEvent.AGENT_HANGUP
-            if self.machine.accepts(event):
-                self._move(event)
-            self._ended.set()
+    def _finish(self, reason: EndReason) -> None:
+        if self._ended.is_set():
+            return
+        self._end_reason = reason
+        if reason is EndReason.CALLER_HANGUP:
+            self._move(TurnEvent.HANGUP)
+        else:
+            self._move(TurnEvent.AGENT_HANGUP)
+        self._ended.set()
 
     def _move(self, event: TurnEvent) -> None:
+        """The only way the turn state changes; an illegal event raises (a bug here)."""
         before = self.machine.state
         after = self.machine.handle(event)
         if after is not before:
@@ -191,11 +225,12 @@ class Call:
                 self._on_end_of_turn(now)
             case Mark.NOISE:
                 self._utterance = None
+                self._drop_speculative()
             case Mark.RESUMED | None:
                 pass
-        self._count_silence(mark)
+        self._count_silence()
 
-    def _count_silence(self, mark: Mark | None) -> None:
+    def _count_silence(self) -> None:
         if self.machine.state is not TurnState.LISTENING or self._endpointer.in_utterance:
             self._silent_frames = 0
             return
@@ -206,44 +241,52 @@ class Call:
             self._start_reply(CallerTurn(text="", confidence=0.0, no_input=True))
 
     def _on_speech_started(self) -> None:
+        held, self._held = self._held, None
         if self.machine.state in (TurnState.AGENT_SPEAKING, TurnState.THINKING):
             self._barge_in()
-        if self.machine.accepts(TurnEvent.SPEECH_STARTED):
-            self._move(TurnEvent.SPEECH_STARTED)
+            if held is not None and self._utterance is not None:
+                self._utterance.prepend(held)  # one turn with a pause in it, not two
+        self._move(TurnEvent.SPEECH_STARTED)
 
     def _barge_in(self) -> None:
         """Stop playback in this very frame, then cancel the reply in flight."""
         unplayed = self.parts.output.clear()
         if self._playout is not None:
             self._playout.interrupt(unplayed)
+        self._barged = True
         self.parts.bus.publish(ClearAudio(self.parts.clock()))
         self._cancel_reply()
 
     def _start_speculative(self) -> None:
         utterance = self._utterance
         assert utterance is not None and self._tg is not None
-        upto = utterance.voiced_upto
-        if self._speculative is not None and self._speculative[0] == upto:
+        if self._speculative is not None and self._speculative.matches(utterance):
             return
+        self._drop_speculative()
         task = self._tg.create_task(self._transcribe(utterance.audio()))
-        self._speculative = (upto, task)
+        self._speculative = _Speculative(utterance, utterance.voiced_upto, task)
+
+    def _drop_speculative(self) -> None:
+        if self._speculative is not None:
+            self._speculative.task.cancel()  # a queued pass never reaches the model
+            self._speculative = None
 
     def _on_end_of_turn(self, now: float) -> None:
         utterance, self._utterance = self._utterance, None
-        assert utterance is not None
+        assert utterance is not None and self._tg is not None
         self._move(TurnEvent.END_OF_TURN)
         clock = TurnClock(self.parts.clock)
-        clock.mark("last_speech", utterance.last_voiced_at)
-        clock.mark("end_of_turn", now)
+        clock.mark(Stamp.LAST_SPEECH, utterance.last_voiced_at)
+        clock.mark(Stamp.END_OF_TURN, now)
         speculative, self._speculative = self._speculative, None
-        if speculative is not None and speculative[0] == utterance.voiced_upto:
-            transcription = speculative[1]
+        if speculative is not None and speculative.matches(utterance):
+            transcription = speculative.task
         else:
             if speculative is not None:
-                speculative[1].cancel()
-            assert self._tg is not None
+                speculative.task.cancel()
             transcription = self._tg.create_task(self._transcribe(utterance.audio()))
         self._start_reply(transcription, clock)
+        self._held = utterance
 
     async def _transcribe(self, audio: Samples) -> Transcript:
         """A failed recognition is a turn we did not understand, not a dead call."""
@@ -254,13 +297,15 @@ class Call:
             return Transcript(text="", confidence=0.0)
 
     def _on_dtmf(self, digit: str) -> None:
+        if self.machine.state is TurnState.ENDED:
+            return
         if self.machine.state in (TurnState.AGENT_SPEAKING, TurnState.THINKING):
             self._barge_in()
-        if self.machine.accepts(TurnEvent.DTMF):
-            self._move(TurnEvent.DTMF)
-            self._utterance = None
-            self._endpointer.reset()
-            self._start_reply(CallerTurn(text="", confidence=1.0, dtmf=digit))
+        self._move(TurnEvent.DTMF)
+        self._utterance = self._held = None
+        self._drop_speculative()
+        self._endpointer.reset()
+        self._start_reply(CallerTurn(text="", confidence=1.0, dtmf=digit))
 
     # -- the reply: the one scope barge-in cancels ---------------------------------------
 
@@ -271,15 +316,19 @@ class Call:
     ) -> None:
         assert self._tg is not None
         self._cancel_reply()
-        self._turn += 1 if source is not None else 0
+        self._barged = False
+        self._held = None
+        self._reply_source = source if isinstance(source, asyncio.Task) else None
         self._reply_task = self._tg.create_task(
-            self._reply(self._turn, source, clock or TurnClock(self.parts.clock))
+            self._reply(self._next_turn, source, clock or TurnClock(self.parts.clock))
         )
 
     def _cancel_reply(self) -> None:
         if self._reply_task is not None and not self._reply_task.done():
             self._reply_task.cancel()
-        self._reply_task = None
+        if self._reply_source is not None and not self._reply_source.done():
+            self._reply_source.cancel()
+        self._reply_task = self._reply_source = None
 
     async def _reply(
         self,
@@ -290,56 +339,64 @@ class Call:
         bus = self.parts.bus
         playout = Playout(turn, self.parts.tts, self.parts.output, bus, clock, self._on_first_frame)
         self._playout = playout
+        heard_caller = source is None or isinstance(source, CallerTurn)
         try:
             if source is None:
                 outputs = self.parts.brain.greet()
             else:
                 caller = source if isinstance(source, CallerTurn) else _as_turn(await source)
-                clock.mark("transcript")
+                heard_caller, self._held = True, None
+                clock.mark(Stamp.TRANSCRIPT)
                 bus.publish(CallerTranscript(turn, caller.text, caller.confidence, clock.clock()))
                 outputs = self.parts.brain.respond(caller)
             hangup = await playout.run(self._brain_text(outputs, playout))
         except asyncio.CancelledError:
-            self._turn_done(playout, clock, interrupted=True)
+            if heard_caller:  # else the caller's words go into the next turn
+                self._turn_done(playout, clock, interrupted=True)
             raise
         self._turn_done(playout, clock, interrupted=False)
         if hangup:
-            self._finish("agent_hangup")
+            self._finish(EndReason.AGENT_HANGUP)
         elif self.machine.state is TurnState.AGENT_SPEAKING:
             self._move(TurnEvent.PLAYOUT_DONE)
-        elif self.machine.state is TurnState.THINKING:
+        else:
             self._move(TurnEvent.NOTHING_TO_SAY)
 
     async def _brain_text(
-        self, outputs: AsyncIterator[BrainOutput], playout: Playout
-    ) -> AsyncIterator[str]:
+        self, outputs: AsyncGenerator[BrainOutput, None], playout: Playout
+    ) -> AsyncGenerator[str, None]:
         bus, now = self.parts.bus, self.parts.clock
-        async for item in outputs:
-            match item:
-                case Text(text=text):
-                    yield text
-                case Booked():
-                    self._outcome = "booked"
-                    bus.publish(BookingCommitted(item.booking_id, item.service_id,
-                                                 item.start.isoformat(), item.customer_name, now()))
-                case MessageSaved():
-                    if self._outcome == "none":
-                        self._outcome = "message"
-                    bus.publish(MessageTaken(item.message_id, item.caller_name, item.text, now()))
-                case Transfer(number=number):
-                    self._outcome = "transferred"
-                    bus.publish(TransferRequested(number, now()))
-                    playout.hangup_after = True
-                case Hangup():
-                    playout.hangup_after = True
+        async with contextlib.aclosing(outputs):
+            async for item in outputs:
+                match item:
+                    case Text(text=text):
+                        yield text
+                    case Booked():
+                        self._outcome = Outcome.BOOKED
+                        bus.publish(BookingCommitted(item.booking_id, item.service_id,
+                                                     item.start.isoformat(), item.customer_name,
+                                                     now()))
+                    case MessageSaved():
+                        if self._outcome is Outcome.NONE:
+                            self._outcome = Outcome.MESSAGE
+                        bus.publish(MessageTaken(item.message_id, item.caller_name, item.text,
+                                                 now()))
+                    case Transfer(number=number):
+                        self._outcome = Outcome.TRANSFERRED
+                        bus.publish(TransferRequested(number, now()))
+                        playout.hangup_after = True
+                    case Hangup():
+                        playout.hangup_after = True
+                    case _:
+                        assert_never(item)
 
     def _on_first_frame(self) -> None:
-        if self.machine.accepts(TurnEvent.FIRST_AUDIO):
-            self._move(TurnEvent.FIRST_AUDIO)
+        self._move(TurnEvent.FIRST_AUDIO)
 
     def _turn_done(self, playout: Playout, clock: TurnClock, *, interrupted: bool) -> None:
+        """Publish the turn as the caller experienced it (the recorder stores it)."""
         played = playout.played_text()
-        if interrupted and playout.started:
+        if interrupted and self._barged and playout.started:
             self.parts.bus.publish(BargeIn(playout.turn, played, self.parts.clock()))
         if playout.started or playout.planned_text():
             self.parts.brain.heard(played, interrupted)
@@ -351,10 +408,10 @@ class Call:
             AgentTurnDone(playout.turn, playout.planned_text(), played, interrupted,
                           self.parts.clock())
         )
+        self._next_turn = playout.turn + 1
         if self._playout is playout:
             self._playout = None
 
 
 def _as_turn(transcript: Transcript) -> CallerTurn:
     return CallerTurn(text=transcript.text, confidence=transcript.confidence)
-

@@ -7,6 +7,7 @@ Subscribers register by type with :class:`EventBus`, never by string name.
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,10 +98,23 @@ class ClearAudio:
     at: float
 
 
+class EndReason(enum.StrEnum):
+    CALLER_HANGUP = "caller_hangup"
+    AGENT_HANGUP = "agent_hangup"
+    ERROR = "error"  # a bug or a failed dependency ended the call
+
+
+class Outcome(enum.StrEnum):
+    NONE = "none"
+    BOOKED = "booked"
+    MESSAGE = "message"
+    TRANSFERRED = "transferred"
+
+
 @dataclass(frozen=True)
 class CallEnded:
-    reason: str
-    outcome: str
+    reason: EndReason
+    outcome: Outcome
     at: float
     details: dict[str, Any] = field(default_factory=dict)
 

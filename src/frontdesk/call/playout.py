@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncGenerator, Callable
 from typing import Protocol
 
 from frontdesk.audio.pcm import FRAME_BYTES
-from frontdesk.call.budget import TurnClock
+from frontdesk.call.budget import Stamp, TurnClock
 from frontdesk.call.events import AgentPhraseStarted, EventBus
 from frontdesk.call.phrases import PhraseChunker
-from frontdesk.speech.base import TextToSpeech
+from frontdesk.speech.base import SpeechError, TextToSpeech
+
+log = logging.getLogger(__name__)
+_FRAMES_PER_CHAR = 3  # ~60 ms of speech per character: an upper bound for a TTS voice
 
 
 class _Output(Protocol):
@@ -50,7 +54,7 @@ class Playout:
     def started(self) -> bool:
         return any(self._played)
 
-    async def run(self, text: AsyncIterator[str]) -> bool:
+    async def run(self, text: AsyncGenerator[str, None]) -> bool:
         """Play everything the brain says; returns whether the call should end after."""
         phrases: asyncio.Queue[str | None] = asyncio.Queue()
         frames: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
@@ -60,14 +64,17 @@ class Playout:
             await self._play(frames)
         return self.hangup_after
 
-    async def _chunk(self, text: AsyncIterator[str], out: asyncio.Queue[str | None]) -> None:
+    async def _chunk(
+        self, text: AsyncGenerator[str, None], out: asyncio.Queue[str | None]
+    ) -> None:
         chunker = PhraseChunker()
-        async for piece in text:
-            for phrase in chunker.push(piece):
-                self._clock.mark("first_phrase")
-                await out.put(phrase)
+        async with contextlib.aclosing(text):
+            async for piece in text:
+                for phrase in chunker.push(piece):
+                    self._clock.mark(Stamp.FIRST_PHRASE)
+                    await out.put(phrase)
         for phrase in chunker.flush():
-            self._clock.mark("first_phrase")
+            self._clock.mark(Stamp.FIRST_PHRASE)
             await out.put(phrase)
         await out.put(None)
 
@@ -81,14 +88,18 @@ class Playout:
             self._complete.append(False)
             self._played.append(0)
             pending = b""
-            async with contextlib.aclosing(self._tts.stream(phrase)) as audio:
-                async for chunk in audio:
-                    self._clock.mark("first_audio")
-                    pending += chunk
-                    while len(pending) >= FRAME_BYTES:
-                        frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
-                        self._synthesized[index] += 1
-                        await out.put((index, frame))
+            try:
+                async with contextlib.aclosing(self._tts.stream(phrase)) as audio:
+                    async for chunk in audio:
+                        self._clock.mark(Stamp.FIRST_AUDIO)
+                        pending += chunk
+                        while len(pending) >= FRAME_BYTES:
+                            frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
+                            self._synthesized[index] += 1
+                            await out.put((index, frame))
+            except SpeechError as error:
+                # the caller hears less, not a dead line; the transcript says what played
+                log.warning("tts failed on %r (retryable=%s): %s", phrase, error.retryable, error)
             if pending:
                 self._synthesized[index] += 1
                 await out.put((index, pending.ljust(FRAME_BYTES, b"\0")))
@@ -98,14 +109,16 @@ class Playout:
     async def _play(self, frames: asyncio.Queue[tuple[int, bytes] | None]) -> None:
         while (item := await frames.get()) is not None:
             index, frame = item
+            first = not self.started
+            if first:
+                self._on_first_frame()
             if self._played[index] == 0:
-                if not self.started:
-                    self._clock.mark("first_frame")
-                    self._on_first_frame()
                 self._bus.publish(AgentPhraseStarted(self.turn, self._phrases[index],
                                                      self._clock.clock()))
-            self._played[index] += 1
             await self._output.write(frame)
+            self._played[index] += 1  # counted once the line took it
+            if first:
+                self._clock.mark(Stamp.FIRST_FRAME)
 
     def interrupt(self, unplayed: int) -> None:
         """The line dropped ``unplayed`` frames we had written: take them off the books."""
@@ -123,12 +136,16 @@ class Playout:
         for phrase, played, total, complete in zip(
             self._phrases, self._played, self._synthesized, self._complete, strict=True
         ):
+            if complete and total == 0:
+                continue  # synthesis failed: nothing of it reached the caller
             if played == 0:
                 break
             if complete and played >= total:
                 words.extend(phrase.split())
                 continue
-            share = played / max(total, 1)
+            # still being synthesized: judge the share against the phrase's likely length
+            expected = total if complete else max(total, len(phrase) * _FRAMES_PER_CHAR)
+            share = played / max(expected, 1)
             phrase_words = phrase.split()
             words.extend(phrase_words[: int(len(phrase_words) * share)])
             break

@@ -12,11 +12,11 @@ from the caller's last speech frame sent to the first agent frame received.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from frontdesk.audio import FRAME_MS, SILENCE_FRAME, frame_dbfs
-from frontdesk.call.engine import Call
 from frontdesk.call.events import (
     AgentPhraseStarted,
     AgentTurnDone,
@@ -27,6 +27,8 @@ from frontdesk.call.events import (
 )
 from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
 
+CallRunner = Callable[[AsyncIterator[Inbound]], Coroutine[Any, Any, CallEnded]]
+
 
 @dataclass(frozen=True)
 class CallerLine:
@@ -34,6 +36,7 @@ class CallerLine:
     text: str = ""  # what the line says (for reports); may be empty for WAV input
     barge_in_after_frames: int | None = None  # speak over the agent after N of its frames
     dtmf: str | None = None  # press this key (then play ``frames``, usually none)
+    hangup: bool = False  # hang up instead (e.g. while the agent is still talking)
 
 
 @dataclass
@@ -113,7 +116,8 @@ class ScriptedCaller:
             case _:
                 pass
 
-    async def run(self, call: Call) -> CallReport:
+    async def run(self, run_call: CallRunner) -> CallReport:
+        """Place the call: ``run_call`` is ``Call.run`` or ``OpenCall.run``."""
         inbound: asyncio.Queue[Inbound] = asyncio.Queue()
 
         async def source() -> AsyncIterator[Inbound]:
@@ -124,7 +128,7 @@ class ScriptedCaller:
                     return
 
         async with asyncio.TaskGroup() as tg:
-            runner = tg.create_task(call.run(source()))
+            runner = tg.create_task(run_call(source()))
             await self._drive(inbound, runner)
         return self.report
 
@@ -157,6 +161,9 @@ class ScriptedCaller:
                     last_sent_at = None
             if not speaking and pending and self._ready(pending[0], expect, heard, waited):
                 line = pending.pop(0)
+                if line.hangup:
+                    inbound.put_nowait(HangupIn())
+                    break
                 if line.dtmf is not None:  # a key press instead of speech, in this tick
                     inbound.put_nowait(DtmfIn(line.dtmf))
                     expect, heard, waited = self._turns_done + 1, 0, 0

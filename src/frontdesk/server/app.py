@@ -51,7 +51,8 @@ async def run_socket_call(
     runtime: Runtime, websocket: WebSocket, *, to_number: str, from_number: str
 ) -> None:
     output = PacedSocketOutput(websocket)
-    opened = runtime.open_call(to_number=to_number, from_number=from_number, output=output)
+    opened = await runtime.open_call(to_number=to_number, from_number=from_number,
+                                     output=output)
     outbox: asyncio.Queue[str] = asyncio.Queue()
 
     def forward(event: CallEvent) -> None:
@@ -92,13 +93,12 @@ async def run_socket_call(
     try:
         async with asyncio.TaskGroup() as tg:
             sender = tg.create_task(send_events())
-            await opened.call.run(inbound())
+            await opened.run(inbound())
             while not outbox.empty():
                 await output.send_text(outbox.get_nowait())
             sender.cancel()
-    except Exception:  # the edge: a bug in the call must not leave the row active
+    except Exception:  # the edge: log it with the call id (the row is closed as failed)
         log.exception("call %s failed", opened.call_id)
-        opened.mark_failed()
         await output.send_text(json.dumps({"type": "error", "code": "internal",
                                            "message": "the call failed; it has been logged"}))
     await output.close()

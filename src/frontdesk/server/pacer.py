@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
@@ -34,8 +35,15 @@ class PacedSocketOutput:
         await self._send(frame)
 
     def clear(self) -> int:
+        """Frames already sent but not yet due to play (0 or 1): the client drops them on
+        the ``clear`` event, so the caller never hears them."""
+        unplayed = 0
+        if self._next_due is not None:
+            last_due = self._next_due - FRAME_MS / 1000
+            ahead = last_due - asyncio.get_running_loop().time()
+            unplayed = max(0, math.ceil(ahead / (FRAME_MS / 1000)))
         self._next_due = None
-        return 0
+        return unplayed
 
     async def send_text(self, text: str) -> None:
         async with self._lock:

@@ -51,9 +51,18 @@ class PiperTTS:
 
     name = "piper"
 
-    def __init__(self, *, voice: Any = None) -> None:
-        """``voice`` injects a loaded (or fake) ``PiperVoice``; by default joe is loaded."""
+    def __init__(self, *, voice: Any = None, steady: bool = False) -> None:
+        """``voice`` injects a loaded (or fake) ``PiperVoice``; by default joe is loaded.
+
+        Piper adds random variation to each rendering; ``steady`` turns it off so the same
+        text always gives the same audio (a scripted test caller must be reproducible).
+        """
         self._voice = voice if voice is not None else _load_voice()
+        self._config: Any = None
+        if steady:
+            from piper.config import SynthesisConfig
+
+            self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
         # Guards the voice for the blocking ``synthesize`` used outside the executor.
         self._voice_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
@@ -81,7 +90,7 @@ class PiperTTS:
                 with self._voice_lock:
                     # The generator computes sentence N+1 inside next(), so the flag is
                     # checked right after handing sentence N on, before paying for more.
-                    for chunk in self._voice.synthesize(text):
+                    for chunk in self._voice.synthesize(text, self._config):
                         post(_chunk_pcm(chunk))
                         if cancelled.is_set():
                             return
@@ -108,7 +117,8 @@ class PiperTTS:
     def synthesize(self, text: str) -> bytes:
         """Blocking: the whole utterance as 16 kHz PCM (test caller, fixtures, prompts)."""
         with self._voice_lock:
-            return b"".join(_chunk_pcm(chunk) for chunk in self._voice.synthesize(text))
+            chunks = self._voice.synthesize(text, self._config)
+            return b"".join(_chunk_pcm(chunk) for chunk in chunks)
 
     def warmup(self) -> None:
         """Run one short synthesis so the first real reply does not pay ONNX's first-run cost."""

@@ -318,6 +318,20 @@ class BusinessStore:
             )
             return None if row is None else _booking(row)
 
+    def bookings_for_call(self, call_id: str) -> list[BookingRecord]:
+        """Confirmed bookings made during one call (the call's true outcome)."""
+        with self._store._session() as session:
+            rows = session.scalars(
+                select(Booking)
+                .where(
+                    Booking.business_id == self.business_id,
+                    Booking.call_id == call_id,
+                    Booking.status == BOOKING_CONFIRMED,
+                )
+                .order_by(Booking.start_at, Booking.id)
+            )
+            return [_booking(r) for r in rows]
+
     def list_bookings(
         self,
         day_from: datetime,
