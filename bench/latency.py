@@ -22,12 +22,14 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from frontdesk.brain.stub import StubBrain
 from frontdesk.call.events import CallerTranscript, TurnMetrics
 from frontdesk.call.phrases import PhraseChunker
+from frontdesk.client.caller import CallReport
 from frontdesk.profile import (
     ProfileRegistry,
     example_profile_text,
@@ -84,6 +86,12 @@ def summary(values: list[float]) -> dict[str, float]:
             "p99": percentile(values, 0.99), "max": round(max(values), 1) if values else 0.0}
 
 
+def pinned_clock() -> Callable[[], datetime]:
+    """The business clock starts at NOW (a Wednesday morning) and runs in real time."""
+    start, began = datetime.fromisoformat(NOW), datetime.now(UTC)
+    return lambda: start + (datetime.now(UTC) - began)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = (load_profile(args.profile) if args.profile
                else parse_profile(example_profile_text(), "<example>"))
@@ -93,28 +101,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     args.brain_ms = stub.brain_first_text_ms if args.brain_ms is None else args.brain_ms
     args.token_ms = stub.brain_token_ms if args.token_ms is None else args.token_ms
     args.tts_ms = stub.tts_first_audio_ms if args.tts_ms is None else args.tts_ms
-    start = datetime.fromisoformat(NOW)
-    began = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(f"sqlite:///{tmp}/bench.db")
-        brain = None
-        if args.stub:
-            speech = Speech(
-                stt=StubSTT(args.stt_ms, SCRIPT),
-                tts=StubTTS(args.tts_ms),
-                new_vad=EnergyVAD,
-            )
-            brain = StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
-        else:
-            speech = Speech.from_settings(settings)
-        voice = caller_voice("stub" if args.stub else "piper")
-        runtime = Runtime(ProfileRegistry([profile]), store, speech,
-                          now=lambda: start + (datetime.now(UTC) - began))
-        lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)
-        speech.warmup()
-        _, report = await place_call(runtime, lines, brain=brain,
-                                     to_number=profile.business.phone_numbers[0])
-        store.close()
+    if args.stub:
+        speech = Speech(stt=StubSTT(args.stt_ms, SCRIPT * args.calls),
+                        tts=StubTTS(args.tts_ms), new_vad=EnergyVAD)
+    else:
+        speech = Speech.from_settings(settings)
+    voice = caller_voice("stub" if args.stub else "piper")
+    lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)
+    speech.warmup()
+    reports: list[CallReport] = []
+    for _ in range(args.calls):  # each call on a fresh store: the same slots are free
+        brain = (StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
+                 if args.stub else None)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = open_store(f"sqlite:///{tmp}/bench.db")
+            runtime = Runtime(ProfileRegistry([profile]), store, speech, now=pinned_clock())
+            _, report = await place_call(runtime, lines, brain=brain,
+                                         to_number=profile.business.phone_numbers[0])
+            store.close()
+        reports.append(report)
+    report = CallReport(events=[e for r in reports for e in r.events],
+                        latencies_ms=[v for r in reports for v in r.latencies_ms])
     metrics = [e for e in report.events if isinstance(e, TurnMetrics) and e.latency_ms]
     stages: dict[str, list[float]] = {}
     for m in metrics:
@@ -126,12 +133,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.now(UTC).date().isoformat(),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
+        "calls": args.calls,
         "turns": len(report.latencies_ms),
         "voice_to_voice_ms": summary(report.latencies_ms),
         "engine_latency_ms": summary([m.latency_ms for m in metrics if m.latency_ms]),
         "stages_ms": {k: summary(v) for k, v in stages.items()},
         "caller_heard_as": [e.text for e in report.events if isinstance(e, CallerTranscript)],
-        "outcome": report.ended.outcome if report.ended else None,
+        "outcomes": [r.ended.outcome if r.ended else None for r in reports],
         "budget_ms": settings.budget_ms,
         "over_budget_turns": sum(1 for v in report.latencies_ms if v > settings.budget_ms),
     }
@@ -153,6 +161,7 @@ def main() -> None:
     parser.add_argument("--stub", action="store_true", help="stub providers, fixed delays")
     parser.add_argument("--profile", help="business profile YAML (default: the example shop); "
                         "its engine section sets endpointing and the stub delays")
+    parser.add_argument("--calls", type=int, default=1, help="scripted calls to run")
     parser.add_argument("--stt-ms", type=float, default=None)
     parser.add_argument("--brain-ms", type=float, default=None)
     parser.add_argument("--token-ms", type=float, default=None)

@@ -36,13 +36,17 @@ async def test_output_is_16khz(piper: PiperTTS) -> None:
 
 
 async def test_cancelled_consumer_leaves_the_voice_usable(piper: PiperTTS) -> None:
+    first_chunk = asyncio.Event()
+    release = asyncio.Event()  # never set: the consumer is stuck until cancelled
+
     async def consume() -> None:
         async with aclosing(piper.stream(THREE_SENTENCES * 3)) as stream:
             async for _ in stream:
-                await asyncio.sleep(10)
+                first_chunk.set()
+                await release.wait()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.5)
+    await first_chunk.wait()  # mid-stream, with sentences still to synthesize
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
