@@ -26,6 +26,7 @@ from frontdesk.brain.base import (
     Text,
     Transfer,
 )
+from frontdesk.brain.booking_flow import Ask
 from frontdesk.brain.receptionist import Receptionist
 from frontdesk.profile import Profile, example_profile_text, parse_profile
 from frontdesk.store import BookingRecord, BusinessStore, Store, open_store
@@ -249,7 +250,7 @@ async def test_unclear_transcripts_then_a_message_offer(brain: Receptionist) -> 
     assert "didn't catch that" in said
     said, _ = await turn(brain, "   ")
     assert "didn't catch that" not in said and "message" in said
-    assert brain.state.expecting == "message"
+    assert brain.state.expecting is Ask.MESSAGE
 
 
 async def test_understood_turn_resets_the_miss_count(brain: Receptionist) -> None:

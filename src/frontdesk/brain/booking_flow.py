@@ -7,6 +7,7 @@ Nothing here touches the store or the clock; ``receptionist`` does the I/O.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,11 +29,30 @@ __all__ = [
 ]
 
 
+class Task(enum.Enum):
+    """What the caller is doing with us."""
+
+    BOOKING = "booking"
+    MESSAGE = "message"
+
+
+class Ask(enum.Enum):
+    """What the agent's last question asked for; the next answer is read in its light."""
+
+    SERVICE = "service"
+    WHEN = "when"
+    CHOICE = "choice"
+    NAME = "name"
+    CONFIRM = "confirm"
+    MESSAGE = "message"
+    ANYTHING_ELSE = "anything_else"
+
+
 @dataclass
 class Dialogue:
     """What the conversation knows so far; a later issue snapshots this per turn."""
 
-    task: str | None = None  # "booking" | "message"
+    task: Task | None = None
     service_id: str | None = None
     when: When | None = None
     offers: list[Slot] = field(default_factory=list)  # in the order they were spoken
@@ -42,7 +62,7 @@ class Dialogue:
     # The day the conversation is about, so a bare "3:30" after offers for Monday means
     # Monday, not today.
     day: date | None = None
-    expecting: str | None = None  # service|when|choice|name|confirm|message|anything_else
+    expecting: Ask | None = None  # what the agent's last question asked for
     booking_id: str | None = None
     misses: int = 0
     no_inputs: int = 0

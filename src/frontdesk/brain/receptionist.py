@@ -25,7 +25,9 @@ from frontdesk.brain.base import (
     Transfer,
 )
 from frontdesk.brain.booking_flow import (
+    Ask,
     Dialogue,
+    Task,
     article,
     asks_other_service,
     find_name,
@@ -159,7 +161,7 @@ class Receptionist:
         s.misses += 1
         if s.misses >= MAX_MISSES:
             s.misses = 0
-            s.task, s.expecting = "message", "message"
+            s.task, s.expecting = Task.MESSAGE, Ask.MESSAGE
             yield Text("I'm having trouble hearing you. Please tell me your name, number and "
                        "a short message, and someone will call you back.")
             return
@@ -173,21 +175,21 @@ class Receptionist:
             async for item in self._human():
                 yield item
             return
-        if s.expecting == "message":
+        if s.expecting is Ask.MESSAGE:
             async for item in self._message_turn(text):
                 yield item
             return
-        if intent is Intent.GOODBYE and s.expecting == "confirm" and not said_bye(text):
+        if intent is Intent.GOODBYE and s.expecting is Ask.CONFIRM and not said_bye(text):
             # "No thanks" to "Shall I book it?" declines the slot, not the call.
             intent, yes = Intent.UNKNOWN, False
-        if intent is Intent.GOODBYE or (s.expecting == "anything_else" and yes is False):
+        if intent is Intent.GOODBYE or (s.expecting is Ask.ANYTHING_ELSE and yes is False):
             yield Text(f"Thanks for calling {self.profile.business.name}. Goodbye!")
             yield Hangup()
             return
         service_id = match_service(text, self.profile.services)
-        name = find_name(text, expecting=s.expecting == "name")
+        name = find_name(text, expecting=s.expecting is Ask.NAME)
         if name is not None and (
-            s.expecting == "name" or s.task is not None or service_id is not None
+            s.expecting is Ask.NAME or s.task is not None or service_id is not None
             or intent in (Intent.BOOK, Intent.MESSAGE)
         ):
             s.name, s.name_is_new = name, True
@@ -197,31 +199,31 @@ class Receptionist:
             s.misses = 0
             answer = self._answer(intent, service_id)
             if s.task is None:
-                s.expecting = "anything_else"
+                s.expecting = Ask.ANYTHING_ELSE
                 yield Text(f"{answer} Is there anything else I can help with?")
             else:
                 yield Text(f"{answer} {self._question()}")
             return
         if intent is Intent.MESSAGE:
-            s.task, s.expecting, s.misses = "message", "message", 0
+            s.task, s.expecting, s.misses = Task.MESSAGE, Ask.MESSAGE, 0
             ask = ("the message you'd like me to pass on" if s.name
                    else "your name and the message you'd like me to pass on")
             yield Text(f"Sure. What's {ask}?")
             return
         when = parse_when(text, self.now())
-        if s.task == "booking" or intent is Intent.BOOK or service_id or (
-            when is not None and s.expecting in ("when", "choice", "anything_else")
+        if s.task is Task.BOOKING or intent is Intent.BOOK or service_id or (
+            when is not None and s.expecting in (Ask.WHEN, Ask.CHOICE, Ask.ANYTHING_ELSE)
         ):
             async for item in self._booking(text, service_id, when, yes):
                 yield item
             return
-        if s.expecting == "anything_else" and yes is True:
+        if s.expecting is Ask.ANYTHING_ELSE and yes is True:
             s.misses, s.expecting = 0, None
             yield Text("Sure, what can I help you with?")
             return
         s.misses += 1
         if s.misses >= MAX_MISSES:
-            s.misses, s.task, s.expecting = 0, "message", "message"
+            s.misses, s.task, s.expecting = 0, Task.MESSAGE, Ask.MESSAGE
             yield Text("Let me take a message for the team instead. "
                        "What's your name and what should I tell them?")
             return
@@ -254,7 +256,7 @@ class Receptionist:
                        "One moment, please.")
             yield Transfer(numbers[0].number)
             return
-        self.state.task, self.state.expecting = "message", "message"
+        self.state.task, self.state.expecting = Task.MESSAGE, Ask.MESSAGE
         yield Text("No one is available to take the call right now. "
                    "Tell me your name and message and someone will call you back.")
 
@@ -274,7 +276,7 @@ class Receptionist:
             caller_phone=self.caller_number, created_at=self.now(),
         )
         yield MessageSaved(record.id, name, text)
-        s.task, s.expecting = None, "anything_else"
+        s.task, s.expecting = None, Ask.ANYTHING_ELSE
         yield Text("Thank you, I've passed your message on to the team. "
                    "Is there anything else I can help with?")
 
@@ -284,28 +286,28 @@ class Receptionist:
         self, text: str, service_id: str | None, when: When | None, yes: bool | None
     ) -> AsyncIterator[BrainOutput]:
         s = self.state
-        s.task, s.misses = "booking", 0
+        s.task, s.misses = Task.BOOKING, 0
         if service_id and service_id != s.service_id:
             previous = s.chosen
             s.service_id, s.chosen, s.offers = service_id, None, []
             if previous is not None and when is None:  # "make that a brake inspection"
                 when = When(previous.start.date(), previous.start.time(), None, None, "")
-        if s.expecting == "confirm" and s.chosen is not None and when is None:
+        if s.expecting is Ask.CONFIRM and s.chosen is not None and when is None:
             if yes is True:
                 async for item in self._commit():
                     yield item
                 return
             if yes is False:
-                s.chosen, s.expecting = None, "when"
+                s.chosen, s.expecting = None, Ask.WHEN
                 yield Text("No problem, I won't book that. What day and time would suit you "
                            "better?")
                 return
-        if s.expecting == "choice" and s.offers:
+        if s.expecting is Ask.CHOICE and s.offers:
             picked = pick(s.offers, text, when, yes)
             if picked is not None:
                 s.chosen, s.offers, when = picked, [], None
             elif yes is False and when is None:
-                s.offers, s.expecting = [], "when"
+                s.offers, s.expecting = [], Ask.WHEN
                 yield Text("No problem. What other day and time would suit you?")
                 return
         if when is not None:
@@ -319,17 +321,17 @@ class Receptionist:
         s = self.state
         today = self.now().date()
         if s.service_id is None:
-            unknown = (s.expecting == "service" and not is_filler(text)) or asks_other_service(
+            unknown = (s.expecting is Ask.SERVICE and not is_filler(text)) or asks_other_service(
                 text)
             lead = ("I'm sorry, I don't think we offer that. " if unknown
-                    else "" if s.expecting == "service" else "Sure. ")
-            s.expecting = "service"
+                    else "" if s.expecting is Ask.SERVICE else "Sure. ")
+            s.expecting = Ask.SERVICE
             names = say_list([article(sv.name) for sv in self.profile.services])
             yield Text(f"{lead}We do {names}. Which service would you like?")
             return
         service = self.profile.service(s.service_id)
         if s.chosen is None and s.when is None:
-            s.expecting = "when"
+            s.expecting = Ask.WHEN
             yield Text(f"Sure, {article(service.name)}. What day and time works for you?")
             return
         if s.chosen is None and s.when is not None:
@@ -339,11 +341,11 @@ class Receptionist:
         assert s.chosen is not None
         s.day = s.chosen.start.date()
         if s.name is None:
-            s.expecting = "name"
+            s.expecting = Ask.NAME
             yield Text(f"I have {say_when(s.chosen.start, today)} for {article(service.name)}. "
                        "Can I get your name, please?")
             return
-        s.expecting = "confirm"
+        s.expecting = Ask.CONFIRM
         thanks = f"Thanks, {s.name.split()[0]}. " if s.name_is_new else ""
         s.name_is_new = False
         yield Text(f"{thanks}To confirm: {self._slot_phrase(s.chosen)}. Shall I book it?")
@@ -360,7 +362,7 @@ class Receptionist:
         today = now.date()
         s.when = None
         if when.day is not None and when.day < today:
-            s.expecting, s.day = "when", None
+            s.expecting, s.day = Ask.WHEN, None
             yield Text(f"{sentence(say_day(when.day, today))} has already passed. "
                        "What other day works for you?")
             return
@@ -374,7 +376,7 @@ class Receptionist:
             earliest=when.earliest, latest=when.latest,
         )
         if not slots:
-            s.expecting = "when"
+            s.expecting = Ask.WHEN
             yield Text(f"{lead or ''}I'm sorry, I have nothing free around then. "
                        "What other day works?")
             return
@@ -387,7 +389,7 @@ class Receptionist:
             async for item in self._advance():
                 yield item
             return
-        s.offers, s.expecting = sorted(slots, key=lambda sl: sl.start), "choice"
+        s.offers, s.expecting = sorted(slots, key=lambda sl: sl.start), Ask.CHOICE
         if lead is None:
             lead = why_not(self.profile, self.profile.service(s.service_id), when, day, today)
         options = say_starts([sl.start for sl in s.offers], today)
@@ -414,7 +416,7 @@ class Receptionist:
                 yield item
             return
         except CalendarError as error:
-            s.chosen, s.expecting = None, "when"
+            s.chosen, s.expecting = None, Ask.WHEN
             yield Text(f"I'm sorry, I can't book that: {error}. What other time works?")
             return
         self._announced.add(record.id)
@@ -442,18 +444,20 @@ class Receptionist:
             return  # the waiting reply (if any) handles the error; nothing was booked
         s = self.state
         s.booking_id, s.chosen, s.offers, s.when, s.task, s.expecting = (
-            commit.result().id, None, [], None, None, "anything_else")
+            commit.result().id, None, [], None, None, Ask.ANYTHING_ELSE)
 
     def _question(self) -> str:
         s = self.state
-        if s.expecting == "confirm" and s.chosen is not None:
+        if s.expecting is Ask.CONFIRM and s.chosen is not None:
             return f"Shall I book {self._slot_phrase(s.chosen)}?"
-        if s.expecting == "choice" and s.offers:
+        if s.expecting is Ask.CHOICE and s.offers:
             options = say_starts([sl.start for sl in s.offers], self.now().date())
             return f"Would {options} work for you?"
-        return {
-            "service": "Which service would you like?",
-            "when": "What day and time works for you?",
-            "name": "Can I get your name, please?",
-            "message": "What message would you like me to pass on?",
-        }.get(s.expecting or "", "How can I help you today?")
+        questions = {
+            Ask.SERVICE: "Which service would you like?",
+            Ask.WHEN: "What day and time works for you?",
+            Ask.NAME: "Can I get your name, please?",
+            Ask.MESSAGE: "What message would you like me to pass on?",
+        }
+        fallback = "How can I help you today?"
+        return questions.get(s.expecting, fallback) if s.expecting is not None else fallback
