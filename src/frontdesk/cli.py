@@ -16,6 +16,7 @@ from frontdesk.audio import AudioFormatError
 from frontdesk.profile import Profile, ProfileError, ProfileRegistry, load_profile, write_example
 from frontdesk.profile.loader import example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
+from frontdesk.server.wire import WireError
 from frontdesk.speech.base import MissingExtraError
 from frontdesk.store import database_url, open_store
 
@@ -105,6 +106,8 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     now: Annotated[str | None, typer.Option(help="Pin the business clock (ISO 8601).")] = None,
     stub: StubOpt = False,
+    url: Annotated[str | None, typer.Option(help="Dial a running `frontdesk serve` instead, "
+                                            "e.g. ws://127.0.0.1:8080.")] = None,
 ) -> None:
     """Place a call against the engine. Text lines are synthesized, so the real audio path
     (VAD, endpointing, STT) runs. Lines are spoken in order: all --say, then all --wav."""
@@ -112,6 +115,7 @@ def call(
         Script,
         caller_voice,
         place_call,
+        place_call_over_websocket,
         printer,
         report_json,
         synthesize_lines,
@@ -121,14 +125,20 @@ def call(
     if not items:
         raise typer.BadParameter("give at least one --say or --wav")
     profiles = _profiles(profile, stub)
-    runtime = _runtime(profiles, now, script=list(say or []))
+    runtime = None if url else _runtime(profiles, now, script=list(say or []))
     number = to or profiles[0].business.phone_numbers[0]
 
     async def go() -> None:
         voice = caller_voice(profiles[0].engine.providers.tts)
         lines = await synthesize_lines(Script(items), voice)
         on_event = None if as_json else printer(typer.echo)
-        call_id, report = await place_call(runtime, lines, to_number=number, on_event=on_event)
+        if runtime is None:
+            assert url is not None
+            call_id, report = await place_call_over_websocket(
+                url, lines, to_number=number, on_event=on_event)
+        else:
+            call_id, report = await place_call(runtime, lines, to_number=number,
+                                               on_event=on_event)
         if as_json:
             typer.echo(json.dumps(report_json(call_id, report), indent=2))
 
@@ -137,8 +147,12 @@ def call(
     except AudioFormatError as error:
         typer.echo(f"bad caller audio: {error}", err=True)
         raise typer.Exit(2) from None
+    except (OSError, WireError) as error:
+        typer.echo(f"could not call {url}: {error}", err=True)
+        raise typer.Exit(4) from None
     finally:
-        runtime.store.close()
+        if runtime is not None:
+            runtime.store.close()
 
 
 @app.command()

@@ -24,7 +24,8 @@ from frontdesk.call.events import (
     TransferRequested,
     TurnMetrics,
 )
-from frontdesk.client.caller import CallerLine, CallReport, ScriptedCaller
+from frontdesk.client.caller import CallerLine, CallReport, LoopbackLine, ScriptedCaller
+from frontdesk.client.websocket import WebSocketLine
 from frontdesk.runtime import Runtime
 from frontdesk.speech.base import TextToSpeech
 from frontdesk.speech.stub import tone_utterance
@@ -88,14 +89,33 @@ async def place_call(
     realtime: bool = True,
     brain: Brain | None = None,
 ) -> tuple[str, CallReport]:
-    caller = ScriptedCaller(lines, realtime=realtime)
+    line = LoopbackLine()
+    caller = ScriptedCaller(lines, realtime=realtime, line=line)
     opened = await runtime.open_call(to_number=to_number, from_number=from_number,
-                                     output=caller.line, brain=brain)
+                                     output=line, brain=brain)
     caller.attach(opened.bus)
     if on_event is not None:
         opened.bus.subscribe_all(on_event)
     report = await caller.run(opened.run)
     return opened.call_id, report
+
+
+async def place_call_over_websocket(
+    url: str,
+    lines: Sequence[CallerLine],
+    *,
+    to_number: str,
+    from_number: str = DEFAULT_CALLER_NUMBER,
+    on_event: Callable[[CallEvent], None] | None = None,
+) -> tuple[str, CallReport]:
+    """The same scripted call, dialled into a running ``frontdesk serve``."""
+    line = WebSocketLine(url, to_number=to_number, from_number=from_number)
+    caller = ScriptedCaller(lines, line=line)
+    caller.attach(line)
+    if on_event is not None:
+        line.subscribe_all(on_event)
+    report = await caller.run(line.run)
+    return line.call_id or "", report
 
 
 def report_json(call_id: str, report: CallReport) -> dict[str, Any]:

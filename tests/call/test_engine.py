@@ -25,7 +25,7 @@ from frontdesk.call.events import (
     TurnMetrics,
 )
 from frontdesk.call.turns import TurnState
-from frontdesk.client.caller import CallerLine, ScriptedCaller
+from frontdesk.client.caller import CallerLine, LoopbackLine, ScriptedCaller
 from frontdesk.speech.base import Samples, SpeechError, Transcript
 
 LOUD = (np.full(FRAME_BYTES // 2, 8000, dtype="<i2")).tobytes()
@@ -101,6 +101,7 @@ def make_call(stt: ListSTT, brain: ScriptBrain, caller: ScriptedCaller) -> tuple
     caller.attach(bus)
     config = CallConfig(endpoint=EndpointConfig(min_speech_ms=60, end_silence_ms=200,
                                                 speculative_pause_ms=100))
+    assert isinstance(caller.line, LoopbackLine)
     parts = CallParts(stt=stt, tts=FrameTTS(), vad=LevelVAD(), brain=brain,
                       output=caller.line, bus=bus)
     return Call(config, parts), bus
@@ -246,6 +247,7 @@ async def test_a_failed_phrase_is_skipped_and_the_call_goes_on() -> None:
     caller = ScriptedCaller([CallerLine(speech(10)), CallerLine(speech(10))], realtime=False)
     caller.attach(bus)
     brain = ScriptBrain(["This goes boom. This part plays.", "Goodbye."], hangup_on="bye")
+    assert isinstance(caller.line, LoopbackLine)
     parts = CallParts(stt=ListSTT(["hi", "bye"]), tts=FailingTTS(), vad=LevelVAD(),
                       brain=brain, output=caller.line, bus=bus)
     report = await caller.run(Call(CallConfig(endpoint=EndpointConfig(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from frontdesk.audio import FRAME_MS, SILENCE_FRAME, frame_dbfs
 from frontdesk.call.events import (
@@ -23,7 +23,6 @@ from frontdesk.call.events import (
     CallEnded,
     CallEvent,
     ClearAudio,
-    EventBus,
 )
 from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
 
@@ -58,6 +57,18 @@ def last_voiced(frames: Sequence[bytes], floor_dbfs: float = -50.0) -> int:
     return 0
 
 
+class EventSource(Protocol):
+    """Where the caller hears about the call: the Call's bus, or the WebSocket line."""
+
+    def subscribe_all(self, handler: Callable[[CallEvent], None]) -> None: ...
+
+
+class AgentAudio(Protocol):
+    def take(self) -> bytes | None:
+        """The agent frame that arrived for this tick, if any."""
+        ...
+
+
 class LoopbackLine:
     """The agent side of the in-memory line (an ``AudioOutput``)."""
 
@@ -86,6 +97,7 @@ class ScriptedCaller:
         gap_ms: int = 400,
         tail_ms: int = 10_000,
         realtime: bool = True,
+        line: AgentAudio | None = None,
     ) -> None:
         self.lines = list(lines)
         self.gap_frames = gap_ms // FRAME_MS
@@ -95,10 +107,10 @@ class ScriptedCaller:
         self._turns_done = 0
         self._ended = False
         self._after_clear: int | None = None
-        self.line = LoopbackLine()
+        self.line: AgentAudio = line if line is not None else LoopbackLine()
 
-    def attach(self, bus: EventBus) -> None:
-        bus.subscribe_all(self._on_event)
+    def attach(self, events: EventSource) -> None:
+        events.subscribe_all(self._on_event)
 
     def _on_event(self, event: CallEvent) -> None:
         self.report.events.append(event)

@@ -22,7 +22,9 @@ from frontdesk.call.events import (
     CallerTranscript,
     CallEvent,
     ClearAudio,
+    EndReason,
     MessageTaken,
+    Outcome,
     StateChanged,
     TransferRequested,
     TurnMetrics,
@@ -104,3 +106,41 @@ def event_json(event: CallEvent) -> dict[str, Any] | None:
             return {"type": "transfer", "number": event.number}
         case CallEnded():
             return {"type": "end", "reason": event.reason, "outcome": event.outcome}
+
+
+def parse_event(message: dict[str, Any], at: float) -> CallEvent | None:
+    """The client side: a server JSON event back into the engine's event (None: not one
+    a client acts on). ``at`` is the client's clock. Malformed events raise WireError."""
+    try:
+        match message.get("type"):
+            case "transcript":
+                return CallerTranscript(int(message["turn"]), str(message["text"]),
+                                        float(message["confidence"]), at)
+            case "agent_phrase":
+                return AgentPhraseStarted(int(message["turn"]), str(message["text"]), at)
+            case "agent_turn":
+                return AgentTurnDone(int(message["turn"]), str(message["planned"]),
+                                     str(message["played"]), bool(message["interrupted"]), at)
+            case "latency":
+                latency = message["latency_ms"]
+                return TurnMetrics(int(message["turn"]),
+                                   {str(k): float(v) for k, v in message["spans_ms"].items()},
+                                   None if latency is None else float(latency),
+                                   float(message["budget_ms"]), at)
+            case "barge_in":
+                return BargeIn(int(message["turn"]), str(message["played"]), at)
+            case "clear":
+                return ClearAudio(at)
+            case "booking":
+                return BookingCommitted(str(message["booking_id"]), str(message["service"]),
+                                        str(message["start"]), str(message["name"]), at)
+            case "message":
+                return MessageTaken(str(message["message_id"]), None, str(message["text"]), at)
+            case "transfer":
+                return TransferRequested(str(message["number"]), at)
+            case "end":
+                return CallEnded(EndReason(message["reason"]), Outcome(message["outcome"]), at)
+            case _:
+                return None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise WireError("bad_event", f"malformed {message.get('type')!r} event: {error}") from None
