@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import typing
@@ -35,6 +36,7 @@ from frontdesk.server.wire import (
     event_json,
     parse_audio,
     parse_control,
+    parse_event,
 )
 
 # --- audio -----------------------------------------------------------------------------
@@ -285,3 +287,31 @@ def test_deep_nesting_is_a_wire_error() -> None:
     with pytest.raises(WireError) as raised:
         parse_control("[" * 100_000)
     assert raised.value.code == "bad_json"
+
+
+@pytest.mark.parametrize(("event", "kind"), EVENTS)
+def test_the_client_reads_back_what_the_server_sent(event: CallEvent, kind: str) -> None:
+    message = event_json(event)
+    assert message is not None
+    back = parse_event(json.loads(json.dumps(message)), at=AT)
+    if kind == "state":
+        assert back is None  # the client does not act on state changes
+    elif isinstance(event, MessageTaken):
+        assert back == dataclasses.replace(event, caller_name=None)  # not on the wire
+    elif isinstance(event, CallEnded):
+        assert back == dataclasses.replace(event, details={})
+    elif isinstance(event, CallerTranscript):  # confidence travels rounded to 3 places
+        assert back == dataclasses.replace(event, confidence=round(event.confidence, 3))
+    else:
+        assert back == event
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "agent_turn", "turn": 1},
+    {"type": "end", "reason": "exploded", "outcome": "none"},
+    {"type": "latency", "turn": 1, "spans_ms": [], "latency_ms": 5, "budget_ms": 1000},
+])
+def test_a_malformed_server_event_is_a_wire_error(message: dict[str, Any]) -> None:
+    with pytest.raises(WireError) as raised:
+        parse_event(message, at=AT)
+    assert raised.value.code == "bad_event"
