@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from frontdesk.speech.piper import PiperTTS
 from frontdesk.speech.whisper import WhisperSTT
@@ -30,3 +32,19 @@ def caller_piper() -> Iterator[PiperTTS]:
     tts = PiperTTS(steady=True)
     yield tts
     tts.close()
+
+
+@pytest.fixture
+def fresh_postgres() -> str:
+    """The test PostgreSQL (scripts/test.sh starts one), emptied of frontdesk's tables."""
+    url = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.skip("FRONTDESK_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("messages", "bookings", "turns", "calls", "alembic_version"):
+                conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    finally:
+        engine.dispose()
+    return url

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 from calendar_helpers import ProfileFactory
-from sqlalchemy import create_engine, text
 
 from frontdesk.actions.calendar import Calendar
 from frontdesk.profile import Profile, example_profile_text
@@ -42,14 +41,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'frontdesk.db'}"
     else:
-        url = POSTGRES_URL
-        engine = create_engine(url)
-        try:
-            with engine.begin() as conn:
-                for table in ("messages", "bookings", "turns", "calls", "alembic_version"):
-                    conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-        finally:
-            engine.dispose()
+        url = request.getfixturevalue("fresh_postgres")
     s = open_store(url)
     try:
         yield s

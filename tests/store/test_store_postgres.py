@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from frontdesk.store import BookingConflict, Store, TurnRecord, open_store
 
@@ -23,15 +22,8 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    engine = create_engine(URL)
-    try:
-        with engine.begin() as conn:
-            for table in ("messages", "bookings", "turns", "calls", "alembic_version"):
-                conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-    finally:
-        engine.dispose()
-    s = open_store(URL)
+def store(fresh_postgres: str) -> Iterator[Store]:
+    s = open_store(fresh_postgres)
     try:
         yield s
     finally:
