@@ -6,7 +6,6 @@ wiped at the start of each test, so point it at a throwaway database.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,6 @@ import pytest
 
 from frontdesk.store import BookingConflict, Store, TurnRecord, open_store
 
-URL = os.environ.get("FRONTDESK_TEST_POSTGRES_URL", "")
-pytestmark = pytest.mark.skipif(not URL, reason="FRONTDESK_TEST_POSTGRES_URL not set")
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
