@@ -93,13 +93,22 @@ class Runtime:
         from_number: str,
         output: AudioOutput,
         brain: Brain | None = None,
+        call_id: str | None = None,
     ) -> OpenCall:
-        """Create the call row and a Call wired to the dialled business.
+        """Create the call row (or take the one a carrier webhook already created, by
+        ``call_id``) and a Call wired to the dialled business.
 
-        Raises ``KeyError`` (from the registry) when no business owns ``to_number``."""
+        Raises ``KeyError`` (from the registry) when no business owns ``to_number``, or
+        when ``call_id`` names no call of that business."""
         profile = self.registry.by_number(to_number)
         business = self.store.for_business(profile.business.id)
-        record = await asyncio.to_thread(business.create_call, from_number, to_number)
+        if call_id is None:
+            record = await asyncio.to_thread(business.create_call, from_number, to_number)
+        else:
+            found = await asyncio.to_thread(business.get_call, call_id)
+            if found is None:
+                raise KeyError(f"no call {call_id} for business {profile.business.id}")
+            record = found
         bus = EventBus()
         if brain is None:
             brain = Receptionist(profile, business, call_id=record.id,

@@ -167,23 +167,25 @@ class Call:
         return ended
 
     async def _read(self, inbound: AsyncIterator[Inbound]) -> None:
+        reason = EndReason.CALLER_HANGUP
         async for item in inbound:
             match item:
                 case AudioIn(frame=frame):
                     self._on_audio(frame)
                 case DtmfIn(digit=digit):
                     self._on_dtmf(digit)
-                case HangupIn():
+                case HangupIn(dropped=dropped):
+                    reason = EndReason.DROPPED if dropped else EndReason.CALLER_HANGUP
                     break
             if self._ended.is_set():
                 return
-        self._finish(EndReason.CALLER_HANGUP)
+        self._finish(reason)
 
     def _finish(self, reason: EndReason) -> None:
         if self._ended.is_set():
             return
         self._end_reason = reason
-        if reason is EndReason.CALLER_HANGUP:
+        if reason in (EndReason.CALLER_HANGUP, EndReason.DROPPED):
             self._move(TurnEvent.HANGUP)
         else:
             self._move(TurnEvent.AGENT_HANGUP)

@@ -101,6 +101,7 @@ class ClearAudio:
 class EndReason(enum.StrEnum):
     CALLER_HANGUP = "caller_hangup"
     AGENT_HANGUP = "agent_hangup"
+    DROPPED = "dropped"  # the line broke: no hang-up from either side
     ERROR = "error"  # a bug or a failed dependency ended the call
 
 

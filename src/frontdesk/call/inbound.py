@@ -17,7 +17,10 @@ class DtmfIn:
 
 @dataclass(frozen=True)
 class HangupIn:
-    pass
+    """The line ended. ``dropped``: it broke without a hang-up from either side (a carrier
+    stream closed without ``stop``, a socket reset), so the call did not end normally."""
+
+    dropped: bool = False
 
 
 Inbound = AudioIn | DtmfIn | HangupIn

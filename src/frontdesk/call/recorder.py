@@ -70,5 +70,6 @@ class TurnRecorder:
         outcome = event.outcome
         if self.store.bookings_for_call(self.call_id):
             outcome = Outcome.BOOKED
-        status = "failed" if event.reason is EndReason.ERROR else "completed"
+        status = {EndReason.ERROR: "failed", EndReason.DROPPED: "dropped"}.get(
+            event.reason, "completed")
         self.store.end_call(self.call_id, status=status, outcome=outcome.value)

@@ -1,0 +1,1 @@
+"""Carrier edges: Twilio and Telnyx media streams, webhooks and REST actions."""

@@ -1,0 +1,1 @@
+"""Telnyx: Ed25519-signed webhooks, Call Control, media streaming, REST actions."""

@@ -1,0 +1,1 @@
+"""Twilio: signed webhooks, TwiML, Media Streams, REST actions."""
