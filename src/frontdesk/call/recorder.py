@@ -72,4 +72,5 @@ class TurnRecorder:
             outcome = Outcome.BOOKED
         status = {EndReason.ERROR: "failed", EndReason.DROPPED: "dropped"}.get(
             event.reason, "completed")
-        self.store.end_call(self.call_id, status=status, outcome=outcome.value)
+        self.store.end_call(self.call_id, status=status, outcome=outcome.value,
+                            end_reason=event.reason.value)

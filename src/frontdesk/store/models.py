@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from frontdesk.store.types import UTCDateTime
 
-__all__ = ["Base", "Booking", "Call", "Message", "Turn"]
+__all__ = ["Base", "Booking", "Call", "CallEventRow", "Message", "Turn"]
 
 ID = String(36)
 
@@ -36,7 +36,10 @@ class Base(DeclarativeBase):
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_business_started", "business_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_business_started", "business_id", "started_at"),
+        Index("ix_calls_business_carrier_id", "business_id", "carrier", "carrier_call_id"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     business_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -46,6 +49,30 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # The carrier leg (``twilio``, ``telnyx``, ...) and its own id for the call, so a
+    # status webhook finds the row; null for calls that came in over the WebSocket.
+    carrier: Mapped[str | None] = mapped_column(String(16))
+    carrier_call_id: Mapped[str | None] = mapped_column(String(64))
+    carrier_status: Mapped[str | None] = mapped_column(String(16))
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str | None] = mapped_column(String(24))
+    recording_path: Mapped[str | None] = mapped_column(String(400))
+
+
+class CallEventRow(Base):
+    """One entry of a call's event log (consent, carrier callbacks, ...), in ``seq`` order."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_call_events_call_seq"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    business_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(48))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Turn(Base):

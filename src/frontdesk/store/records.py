@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "BOOKING_CANCELLED",
     "BOOKING_CONFIRMED",
+    "RECORDING_OFF",
+    "RECORDING_PENDING",
+    "RECORDING_RECORDING",
+    "RECORDING_SAVED",
+    "RECORDING_STATES",
+    "RECORDING_STOPPED_BY_CALLER",
     "BookingRecord",
+    "CallEventRecord",
     "CallRecord",
     "MessageRecord",
     "StoredTurn",
@@ -21,6 +28,17 @@ __all__ = [
 
 BOOKING_CONFIRMED: Final = "confirmed"
 BOOKING_CANCELLED: Final = "cancelled"
+
+# The call's recording, as the consent rules left it:
+RECORDING_OFF: Final = "off"  # the profile does not record
+RECORDING_PENDING: Final = "pending"  # on, but the disclosure has not been heard in full yet
+RECORDING_RECORDING: Final = "recording"  # disclosed, audio is being written
+RECORDING_STOPPED_BY_CALLER: Final = "stopped_by_caller"  # opted out; the file was deleted
+RECORDING_SAVED: Final = "saved"  # the call ended with the file complete
+RECORDING_STATES: Final = frozenset({
+    RECORDING_OFF, RECORDING_PENDING, RECORDING_RECORDING, RECORDING_STOPPED_BY_CALLER,
+    RECORDING_SAVED,
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +51,26 @@ class CallRecord:
     ended_at: datetime | None
     status: str  # "active", "completed", "failed", ...
     outcome: str | None  # "booked", "message", "transferred", "none", ...
+    carrier: str | None = None  # "twilio", "telnyx", ...; None for WebSocket calls
+    carrier_call_id: str | None = None  # the carrier's id (Twilio CallSid, Telnyx id)
+    carrier_status: str | None = None  # the carrier's last reported status
+    duration_s: int | None = None  # the carrier's billed duration
+    end_reason: str | None = None  # EndReason value: "caller_hangup", "dropped", ...
+    recording: str | None = None  # one of RECORDING_STATES; None before the call decided
+    recording_path: str | None = None  # the WAV file while recording or once saved
+
+
+@dataclass(frozen=True, slots=True)
+class CallEventRecord:
+    """One entry of a call's event log. ``seq`` counts from 0 per call, with no gaps."""
+
+    id: str
+    call_id: str
+    business_id: str
+    seq: int
+    kind: str  # dotted, e.g. "recording.disclosed"
+    data: dict[str, Any]
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from frontdesk.store.models import Booking, Call, Message, Turn
+from frontdesk.store.models import Booking, Call, CallEventRow, Message, Turn
 from frontdesk.store.records import (
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
+    RECORDING_STATES,
     BookingRecord,
+    CallEventRecord,
     CallRecord,
     MessageRecord,
     StoredTurn,
@@ -67,6 +69,25 @@ def _call(row: Call) -> CallRecord:
         ended_at=row.ended_at,
         status=row.status,
         outcome=row.outcome,
+        carrier=row.carrier,
+        carrier_call_id=row.carrier_call_id,
+        carrier_status=row.carrier_status,
+        duration_s=row.duration_s,
+        end_reason=row.end_reason,
+        recording=row.recording,
+        recording_path=row.recording_path,
+    )
+
+
+def _event(row: CallEventRow) -> CallEventRecord:
+    return CallEventRecord(
+        id=row.id,
+        call_id=row.call_id,
+        business_id=row.business_id,
+        seq=row.seq,
+        kind=row.kind,
+        data=dict(row.data),
+        at=row.at,
     )
 
 
@@ -124,10 +145,11 @@ class BusinessStore:
 
     # -- calls -------------------------------------------------------------------------
 
-    def _call_row(self, session: Session, call_id: str) -> Call:
-        row = session.scalar(
-            select(Call).where(Call.business_id == self.business_id, Call.id == call_id)
-        )
+    def _call_row(self, session: Session, call_id: str, *, lock: bool = False) -> Call:
+        """The call row of this business; ``lock`` takes its row lock (PostgreSQL ``FOR
+        UPDATE``; SQLite's write transaction already holds the database lock)."""
+        query = select(Call).where(Call.business_id == self.business_id, Call.id == call_id)
+        row = session.scalar(query.with_for_update() if lock else query)
         if row is None:
             raise RecordNotFound(f"no call {call_id!r} for business {self.business_id!r}")
         return row
@@ -139,8 +161,12 @@ class BusinessStore:
         *,
         started_at: datetime | None = None,
         call_id: str | None = None,
+        carrier: str | None = None,
+        carrier_call_id: str | None = None,
+        status: str = "active",
     ) -> CallRecord:
-        """Record a new active call; ``call_id`` lets a carrier-side id be reused."""
+        """Record a new call. A carrier webhook creates it ``status="ringing"`` with the
+        carrier's id, and the media stream that answers it claims it (:meth:`claim_call`)."""
         row = Call(
             id=call_id or _new_id(),
             business_id=self.business_id,
@@ -148,11 +174,55 @@ class BusinessStore:
             to_number=to_number,
             started_at=_now(started_at),
             ended_at=None,
-            status="active",
+            status=status,
             outcome=None,
+            carrier=carrier,
+            carrier_call_id=carrier_call_id,
         )
         with self._store._session(write=True) as session:
             session.add(row)
+            session.flush()
+            return _call(row)
+
+    def claim_call(self, call_id: str, *, expected: str = "ringing", new: str = "active") -> bool:
+        """Move the call from ``expected`` to ``new`` if nobody else has; True if we did.
+
+        One conditional UPDATE, so of two requests racing for the same call (a replayed
+        one-time media-stream token) exactly one wins, on SQLite and PostgreSQL alike. False
+        also when the call is not this business's: a claim never says whose call it is.
+        """
+        with self._store._session(write=True) as session:
+            result = session.execute(
+                update(Call)
+                .where(Call.business_id == self.business_id, Call.id == call_id,
+                       Call.status == expected)
+                .values(status=new)
+            )
+            assert isinstance(result, CursorResult)
+            return result.rowcount == 1
+
+    def find_call_by_carrier_id(self, carrier: str, carrier_call_id: str) -> CallRecord | None:
+        """The call a carrier knows by ``carrier_call_id`` (the newest, should it repeat)."""
+        with self._store._session() as session:
+            row = session.scalar(
+                select(Call)
+                .where(Call.business_id == self.business_id, Call.carrier == carrier,
+                       Call.carrier_call_id == carrier_call_id)
+                .order_by(Call.started_at.desc(), Call.id)
+                .limit(1)
+            )
+            return None if row is None else _call(row)
+
+    def set_carrier_status(
+        self, call_id: str, *, carrier_status: str, duration_s: int | None = None
+    ) -> CallRecord:
+        """The carrier's latest word on the call; a ``None`` duration keeps a known one
+        (status callbacks without a duration may arrive after the one that had it)."""
+        with self._store._session(write=True) as session:
+            row = self._call_row(session, call_id)
+            row.carrier_status = carrier_status
+            if duration_s is not None:
+                row.duration_s = duration_s
             session.flush()
             return _call(row)
 
@@ -163,12 +233,27 @@ class BusinessStore:
         status: str = "completed",
         outcome: str | None = None,
         ended_at: datetime | None = None,
+        end_reason: str | None = None,
     ) -> CallRecord:
         with self._store._session(write=True) as session:
             row = self._call_row(session, call_id)
             row.status = status
             row.outcome = outcome
             row.ended_at = _now(ended_at)
+            row.end_reason = end_reason
+            session.flush()
+            return _call(row)
+
+    def set_recording(self, call_id: str, *, state: str, path: str | None = None) -> CallRecord:
+        """Set the call's recording state and file. The path always follows the state:
+        ``None`` clears it, because a recording the caller stopped has no file any more."""
+        if state not in RECORDING_STATES:
+            raise ValueError(f"unknown recording state {state!r} "
+                             f"(one of {', '.join(sorted(RECORDING_STATES))})")
+        with self._store._session(write=True) as session:
+            row = self._call_row(session, call_id)
+            row.recording = state
+            row.recording_path = path
             session.flush()
             return _call(row)
 
@@ -189,6 +274,51 @@ class BusinessStore:
                 .limit(limit)
             )
             return [_call(r) for r in rows]
+
+    # -- call events -------------------------------------------------------------------
+
+    def add_call_event(
+        self,
+        call_id: str,
+        kind: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> CallEventRecord:
+        """Append to the call's event log; ``RecordNotFound`` if the call is not ours.
+
+        ``seq`` is max + 1 read in the same transaction, with the call row locked first
+        (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``), so concurrent appends to
+        one call queue up instead of colliding on (call_id, seq).
+        """
+        with self._store._session(write=True) as session:
+            self._call_row(session, call_id, lock=True)
+            last = session.scalar(
+                select(func.max(CallEventRow.seq)).where(CallEventRow.call_id == call_id)
+            )
+            row = CallEventRow(
+                id=_new_id(),
+                call_id=call_id,
+                business_id=self.business_id,
+                seq=0 if last is None else last + 1,
+                kind=kind,
+                data=dict(data or {}),
+                at=_now(at),
+            )
+            session.add(row)
+            session.flush()
+            session.refresh(row)
+            return _event(row)
+
+    def list_call_events(self, call_id: str, *, kind: str | None = None) -> list[CallEventRecord]:
+        """The call's log in ``seq`` order, optionally one kind only."""
+        query = select(CallEventRow).where(
+            CallEventRow.business_id == self.business_id, CallEventRow.call_id == call_id
+        )
+        if kind is not None:
+            query = query.where(CallEventRow.kind == kind)
+        with self._store._session() as session:
+            return [_event(r) for r in session.scalars(query.order_by(CallEventRow.seq))]
 
     # -- turns -------------------------------------------------------------------------
 
