@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from frontdesk.audio import AudioFormatError
+from frontdesk.client.caller import CallerLine
 from frontdesk.profile import Profile, ProfileError, ProfileRegistry, load_profile, write_example
 from frontdesk.profile.loader import example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
@@ -83,15 +84,28 @@ def serve(
     port: int = 8080,
     stub: StubOpt = False,
 ) -> None:
-    """Run the receptionist server (health, metrics, WebSocket calls)."""
+    """Run the receptionist server (health, metrics, WebSocket calls, and the Twilio and
+    Telnyx routes when TWILIO_* / TELNYX_* and FRONTDESK_PUBLIC_URL are set)."""
     import uvicorn
 
     from frontdesk.server.app import create_app
+    from frontdesk.telephony.config import CarrierConfigError, CarrierSettings
+    from frontdesk.telephony.edge import CarrierEdge
 
+    try:
+        carriers = CarrierSettings.from_env(os.environ)
+    except CarrierConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     runtime = _runtime(_profiles(profile, stub), None)
     numbers = [n for p in runtime.registry for n in p.business.phone_numbers]
     typer.echo(f"frontdesk: answering {', '.join(numbers)} on ws://{host}:{port}/call?to=NUMBER")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+    edge = None
+    if carriers is not None:
+        edge = CarrierEdge.build(runtime, carriers)
+        enabled = [name for name in ("twilio", "telnyx") if getattr(carriers, name)]
+        typer.echo(f"frontdesk: carriers {', '.join(enabled)} at {carriers.public_url}")
+    uvicorn.run(create_app(runtime, edge), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -108,6 +122,9 @@ def call(
     stub: StubOpt = False,
     url: Annotated[str | None, typer.Option(help="Dial a running `frontdesk serve` instead, "
                                             "e.g. ws://127.0.0.1:8080.")] = None,
+    carrier: Annotated[str | None, typer.Option(
+        help="Call through an emulated carrier, twilio or telnyx: signed webhook, media "
+             "stream in 20 ms mu-law frames, REST hang-up/transfer, all on loopback.")] = None,
 ) -> None:
     """Place a call against the engine. Text lines are synthesized, so the real audio path
     (VAD, endpointing, STT) runs. Lines are spoken in order: all --say, then all --wav."""
@@ -124,6 +141,10 @@ def call(
     items = [("say", s) for s in say or []] + [("wav", str(w)) for w in wav or []]
     if not items:
         raise typer.BadParameter("give at least one --say or --wav")
+    if carrier not in (None, "twilio", "telnyx"):
+        raise typer.BadParameter("--carrier must be twilio or telnyx")
+    if carrier and url:
+        raise typer.BadParameter("--carrier runs its own server; it cannot be used with --url")
     profiles = _profiles(profile, stub)
     runtime = None if url else _runtime(profiles, now, script=list(say or []))
     number = to or profiles[0].business.phone_numbers[0]
@@ -132,6 +153,10 @@ def call(
         voice = caller_voice(profiles[0].engine.providers.tts)
         lines = await synthesize_lines(Script(items), voice)
         on_event = None if as_json else printer(typer.echo)
+        if carrier is not None:
+            assert runtime is not None
+            await _carrier_call(runtime, carrier, lines, number, as_json)
+            return
         if runtime is None:
             assert url is not None
             call_id, report = await place_call_over_websocket(
@@ -153,6 +178,28 @@ def call(
     finally:
         if runtime is not None:
             runtime.store.close()
+
+
+async def _carrier_call(
+    runtime: Runtime, carrier: str, lines: list[CallerLine], number: str, as_json: bool
+) -> None:
+    from frontdesk.client.harness import carrier_harness
+    from frontdesk.softphone import place_call_via_carrier, stored_call_json
+
+    async with carrier_harness(runtime) as harness:
+        placed = await place_call_via_carrier(runtime, harness, carrier, lines, to_number=number)
+    document = stored_call_json(runtime, placed, number)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2))
+        return
+    for turn in document["turns"]:
+        if turn["caller"]:
+            typer.echo(f"caller  > {turn['caller']}")
+        cut = "  [interrupted]" if turn["interrupted"] else ""
+        typer.echo(f"agent   > {turn['agent']}{cut}")
+    heard = ", ".join(f"{ms:.0f}" for ms in document["caller_measured_latency_ms"])
+    typer.echo(f"-- {carrier} call {document['status']} (outcome {document['outcome']}); "
+               f"caller-measured latency ms: {heard}")
 
 
 @app.command()

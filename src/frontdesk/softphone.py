@@ -7,6 +7,7 @@ every turn as the engine saw it and the outcome as the store recorded it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from frontdesk.call.events import (
     TurnMetrics,
 )
 from frontdesk.client.caller import CallerLine, CallReport, LoopbackLine, ScriptedCaller
+from frontdesk.client.carrier import LineLog, TelnyxEmulator, TwilioEmulator
+from frontdesk.client.harness import CarrierHarness
 from frontdesk.client.websocket import WebSocketLine
 from frontdesk.runtime import Runtime
 from frontdesk.speech.base import TextToSpeech
@@ -116,6 +119,58 @@ async def place_call_over_websocket(
         line.subscribe_all(on_event)
     report = await caller.run(line.run)
     return line.call_id or "", report
+
+
+@dataclass(frozen=True)
+class CarrierCall:
+    call_id: str
+    report: CallReport
+    line: LineLog
+
+
+async def place_call_via_carrier(
+    runtime: Runtime,
+    harness: CarrierHarness,
+    carrier: str,
+    lines: Sequence[CallerLine],
+    *,
+    to_number: str,
+    from_number: str = DEFAULT_CALLER_NUMBER,
+) -> CarrierCall:
+    """The scripted call through an emulated Twilio or Telnyx (webhook, media stream, REST).
+
+    A carrier reports no engine events, so the caller takes turns by ear; the engine's
+    view of each turn is read back from the store."""
+    emulator: TwilioEmulator | TelnyxEmulator = (
+        harness.twilio(to_number, from_number) if carrier == "twilio"
+        else harness.telnyx(to_number, from_number))
+    caller = ScriptedCaller(lines, line=emulator, turns_from_audio=True)
+    caller.attach(emulator)
+    report = await caller.run(emulator.run)
+    carrier_id = (emulator.call_sid if isinstance(emulator, TwilioEmulator)
+                  else emulator.call_control_id)
+    business = runtime.store.for_business(runtime.registry.by_number(to_number).business.id)
+    record = await asyncio.to_thread(business.find_call_by_carrier_id, carrier, carrier_id)
+    return CarrierCall(record.id if record else "", report, emulator.log)
+
+
+def stored_call_json(runtime: Runtime, call: CarrierCall, to_number: str) -> dict[str, Any]:
+    """The ``--json`` document for a carrier call, from what the store recorded."""
+    business = runtime.store.for_business(runtime.registry.by_number(to_number).business.id)
+    record = business.get_call(call.call_id)
+    turns = [{"turn": t.index, "caller": t.caller_text, "agent": t.agent_text_played,
+              "interrupted": t.interrupted, "latency_ms": t.latency_ms}
+             for t in business.list_turns(call.call_id)]
+    return {
+        "call_id": call.call_id,
+        "status": record.status if record else None,
+        "outcome": record.outcome if record else None,
+        "turns": turns,
+        "caller_measured_latency_ms": call.report.latencies_ms,
+        "carrier": {"clears": call.line.clears, "marks_echoed": call.line.marks_echoed,
+                    "transfer_to": call.line.transfer_to,
+                    "hung_up_by_agent": call.line.hung_up_by_agent},
+    }
 
 
 def report_json(call_id: str, report: CallReport) -> dict[str, Any]:

@@ -145,8 +145,12 @@ class Playout:
                 continue
             # still being synthesized: judge the share against the phrase's likely length
             expected = total if complete else max(total, len(phrase) * _FRAMES_PER_CHAR)
-            share = played / max(expected, 1)
-            phrase_words = phrase.split()
-            words.extend(phrase_words[: int(len(phrase_words) * share)])
+            # speech time follows characters more closely than words: keep the words
+            # whose last character falls inside the played share, never a word more
+            cut = int(len(phrase) * played / max(expected, 1))
+            kept = phrase[:cut]
+            if cut < len(phrase) and not phrase[cut].isspace():
+                kept = kept.rsplit(" ", 1)[0] if " " in kept else ""
+            words.extend(kept.split())
             break
         return " ".join(words)

@@ -45,6 +45,7 @@ class CallReport:
     agent_frames: int = 0  # agent frames that reached the caller
     # per barge-in: agent frames heard after the engine's clear, before its next reply
     frames_after_clear: list[int] = field(default_factory=list)
+    barge_ins_at: list[float] = field(default_factory=list)  # loop time each barge-in began
     ended: CallEnded | None = None
 
 
@@ -98,6 +99,8 @@ class ScriptedCaller:
         tail_ms: int = 10_000,
         realtime: bool = True,
         line: AgentAudio | None = None,
+        turns_from_audio: bool = False,
+        agent_pause_ms: int = 500,
     ) -> None:
         self.lines = list(lines)
         self.gap_frames = gap_ms // FRAME_MS
@@ -108,6 +111,11 @@ class ScriptedCaller:
         self._ended = False
         self._after_clear: int | None = None
         self.line: AgentAudio = line if line is not None else LoopbackLine()
+        # A carrier line reports no turns; the caller then does what a person does: the
+        # agent's turn is over when its voice has stopped for ``agent_pause_ms``.
+        self._turns_from_audio = turns_from_audio
+        self._agent_pause_frames = agent_pause_ms // FRAME_MS
+        self._agent_quiet: int | None = None  # frames since the agent's last frame
 
     def attach(self, events: EventSource) -> None:
         events.subscribe_all(self._on_event)
@@ -115,7 +123,7 @@ class ScriptedCaller:
     def _on_event(self, event: CallEvent) -> None:
         self.report.events.append(event)
         match event:
-            case AgentTurnDone():
+            case AgentTurnDone() if not self._turns_from_audio:
                 self._turns_done += 1
             case ClearAudio():
                 self._after_clear = 0
@@ -163,7 +171,9 @@ class ScriptedCaller:
                 await asyncio.sleep(max(0.0, tick - loop.time()))
             else:
                 await asyncio.sleep(0)
-            if self.line.take() is not None:
+            agent_frame = self.line.take()
+            self._track_agent_voice(agent_frame is not None)
+            if agent_frame is not None:
                 heard += 1
                 self.report.agent_frames += 1
                 if self._after_clear is not None:
@@ -181,6 +191,8 @@ class ScriptedCaller:
                     expect, heard, waited = self._turns_done + 1, 0, 0
                 speaking = list(line.frames)
                 voiced_left = last_voiced(speaking)
+                if line.barge_in_after_frames is not None:
+                    self.report.barge_ins_at.append(loop.time())
             if speaking:
                 inbound.put_nowait(AudioIn(speaking.pop(0)))
                 voiced_left -= 1
@@ -196,6 +208,17 @@ class ScriptedCaller:
                 if self._ended or idle >= self.tail_frames:
                     inbound.put_nowait(HangupIn())
                     break
+
+    def _track_agent_voice(self, heard: bool) -> None:
+        if not self._turns_from_audio:
+            return
+        if heard:
+            self._agent_quiet = 0
+        elif self._agent_quiet is not None:
+            self._agent_quiet += 1
+            if self._agent_quiet >= self._agent_pause_frames:
+                self._agent_quiet = None
+                self._turns_done += 1
 
     def _ready(self, line: CallerLine, expect: int, heard: int, waited: int) -> bool:
         if line.barge_in_after_frames is not None:

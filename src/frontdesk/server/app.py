@@ -6,6 +6,7 @@ Routes parse and authenticate, then hand over to the runtime; no business logic 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -16,14 +17,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from frontdesk.call.events import CallEvent
 from frontdesk.call.inbound import HangupIn, Inbound
 from frontdesk.runtime import Runtime
+from frontdesk.server.carriers import carrier_router
 from frontdesk.server.pacer import PacedSocketOutput
 from frontdesk.server.wire import WireError, event_json, parse_audio, parse_control
+from frontdesk.telephony.edge import CarrierEdge
 
 log = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="frontdesk")
+def create_app(runtime: Runtime, edge: CarrierEdge | None = None) -> FastAPI:
+    """The app; with ``edge`` it also serves the configured carriers' routes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if edge is not None:
+            await edge.aclose()
+
+    app = FastAPI(title="frontdesk", lifespan=lifespan)
+    if edge is not None:
+        app.include_router(carrier_router(edge))
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

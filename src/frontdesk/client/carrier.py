@@ -1,0 +1,436 @@
+"""A carrier emulator: Twilio or Telnyx as frontdesk sees them, for tests, bench and the CLI.
+
+It places a call the way the carrier does (a signed webhook; for Telnyx, the answer
+command that comes back through the REST API), opens the media WebSocket, and then acts
+as the phone line in real time: the caller's 20 ms frames go out as μ-law ``media``
+messages, agent audio is queued and played one frame per tick as the carrier plays it,
+marks are echoed when the audio queued before them has played, and ``clear`` drops the
+queue (echoing its pending marks, as Twilio does). REST commands frontdesk sends to the
+fake API (transfer, hang-up) end the stream with ``stop``, like the real carrier.
+
+The emulator is an ``AgentAudio`` line for :class:`~frontdesk.client.caller.ScriptedCaller`
+(``take()`` is the playback clock) and an event source that reports only what a carrier
+can know: ``ClearAudio`` when a clear arrives, ``CallEnded`` when the stream ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import json
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from xml.etree import ElementTree as ET
+
+import httpx
+import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from frontdesk.call.events import CallEnded, CallEvent, ClearAudio, EndReason, Outcome
+from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
+from frontdesk.client.carrier_api import CarrierApi, RecordedRequest
+from frontdesk.telephony.codec import PhoneAudio
+from frontdesk.telephony.telnyx import signature as telnyx_signature
+from frontdesk.telephony.twilio import signature as twilio_signature
+
+
+class EmulatorError(RuntimeError):
+    """frontdesk did not answer the way the carrier expects."""
+
+
+@dataclass
+class LineLog:
+    """What the carrier saw: for assertions and reports."""
+
+    clears: int = 0
+    marks_echoed: int = 0
+    marks_dropped: int = 0  # echoed because a clear dropped the audio before them
+    transfer_to: str | None = None
+    hung_up_by_agent: bool = False
+    close_code: int | None = None
+    # per clear: agent frames the caller heard in the run of audio the clear cut short
+    heard_before_clear: list[int] = field(default_factory=list)
+    clears_at: list[float] = field(default_factory=list)  # event-loop time each clear arrived
+    agent_audio: list[bytes] = field(default_factory=list)  # 16 kHz frames, as played
+
+
+@dataclass(frozen=True)
+class Dial:
+    server_url: str  # where frontdesk really listens, e.g. http://127.0.0.1:8080
+    public_url: str  # the URL frontdesk believes carriers use (FRONTDESK_PUBLIC_URL)
+    to_number: str
+    from_number: str = "+15125550123"
+
+
+class _Line:
+    """The shared carrier line: playback queue, marks, clear, the socket's send queue."""
+
+    def __init__(self, dial: Dial) -> None:
+        self.dial = dial
+        self.log = LineLog()
+        self.codec = PhoneAudio()
+        self._playback: collections.deque[bytes | str] = collections.deque()  # frame | mark
+        self._send: asyncio.Queue[str | None] = asyncio.Queue()
+        self._listeners: list[Callable[[CallEvent], None]] = []
+        self._ended = asyncio.Event()
+        self.ended_reason = EndReason.CALLER_HANGUP
+        self._run = 0  # frames played since the agent's audio last ran dry
+
+    # the ScriptedCaller's seams
+    def subscribe_all(self, listener: Callable[[CallEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def take(self) -> bytes | None:
+        """One tick of the carrier's playback: marks at the head are echoed first."""
+        self._echo_marks()
+        if not self._playback:
+            self._run = 0
+            return None
+        self._run += 1
+        frame = self._playback.popleft()
+        assert isinstance(frame, bytes)
+        self.log.agent_audio.append(frame)
+        self._echo_marks()
+        return frame
+
+    def _echo_marks(self) -> None:
+        while self._playback and isinstance(self._playback[0], str):
+            name = self._playback.popleft()
+            assert isinstance(name, str)
+            self.log.marks_echoed += 1
+            self._send.put_nowait(self.mark_message(name))
+
+    def _publish(self, event: CallEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    # carrier-specific wire
+    def mark_message(self, name: str) -> str:
+        raise NotImplementedError
+
+    def caller_message(self, item: Inbound) -> str | None:
+        raise NotImplementedError
+
+    def caller_messages(self, item: Inbound) -> list[str]:
+        message = self.caller_message(item)
+        return [] if message is None else [message]
+
+    def on_agent_message(self, data: dict[str, Any]) -> None:
+        match data.get("event"):
+            case "media":
+                payload = base64.b64decode(data["media"]["payload"])
+                self._playback.extend(self.codec.decode(payload))
+            case "mark":
+                self._playback.append(str(data["mark"]["name"]))
+            case "clear":
+                self.log.clears += 1
+                self.log.heard_before_clear.append(self._run)
+                self.log.clears_at.append(asyncio.get_running_loop().time())
+                pending = [item for item in self._playback if isinstance(item, str)]
+                self._playback.clear()
+                for name in pending:
+                    self.log.marks_dropped += 1
+                    self._send.put_nowait(self.mark_message(name))
+                self._publish(ClearAudio(time.perf_counter()))
+            case other:
+                raise EmulatorError(f"frontdesk sent an unknown event {other!r}")
+
+    def end_stream(self, *, by_agent: bool) -> None:
+        """The carrier ends the stream (REST hang-up or transfer): ``stop``, then close."""
+        if by_agent:
+            self.log.hung_up_by_agent = True
+            self.ended_reason = EndReason.AGENT_HANGUP
+        self._send.put_nowait(self.stop_message())
+        self._send.put_nowait(None)
+
+    def stop_message(self) -> str:
+        raise NotImplementedError
+
+    async def stream(self, url: str, headers: dict[str, str], opening: list[str],
+                     inbound: AsyncIterator[Inbound]) -> CallEnded:
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            for message in opening:
+                await ws.send(message)
+            async with asyncio.TaskGroup() as tg:
+                pump = tg.create_task(self._pump_caller(inbound))
+                sender = tg.create_task(self._sender(ws))
+                await self._receive(ws)
+                pump.cancel()
+                sender.cancel()
+            self.log.close_code = ws.close_code
+        ended = CallEnded(self.ended_reason, Outcome.NONE, time.perf_counter())
+        self._publish(ended)
+        return ended
+
+    async def _pump_caller(self, inbound: AsyncIterator[Inbound]) -> None:
+        async for item in inbound:
+            for message in self.caller_messages(item):
+                self._send.put_nowait(message)
+            if isinstance(item, HangupIn):
+                self._send.put_nowait(None)
+                return
+
+    async def _sender(self, ws: Any) -> None:
+        while (message := await self._send.get()) is not None:
+            await ws.send(message)
+        self._ended.set()
+        await ws.close()
+
+    async def _receive(self, ws: Any) -> None:
+        try:
+            async for message in ws:
+                self.on_agent_message(json.loads(message))
+        except websockets.ConnectionClosed:
+            pass
+        if not self._ended.is_set():  # frontdesk closed the stream
+            self.ended_reason = EndReason.AGENT_HANGUP
+            self._ended.set()
+            self._send.put_nowait(None)
+
+
+class TwilioEmulator(_Line):
+    def __init__(self, dial: Dial, *, account_sid: str, auth_token: str,
+                 api: CarrierApi | None = None) -> None:
+        super().__init__(dial)
+        self.account_sid, self.auth_token, self.api = account_sid, auth_token, api
+        self.call_sid = "CA" + secrets.token_hex(16)
+        self.stream_sid = "MZ" + secrets.token_hex(16)
+        self._seq = 0
+        self._chunk = 0
+        self.twiml: str | None = None
+
+    async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
+        started = time.monotonic()
+        params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
+                  "CallSid": self.call_sid, "CallStatus": "ringing", "Direction": "inbound",
+                  "From": self.dial.from_number, "To": self.dial.to_number,
+                  "Called": self.dial.to_number, "Caller": self.dial.from_number}
+        self.twiml = (await self.post_form("/twilio/voice", params)).text
+        stream_url, custom = stream_from_twiml(self.twiml)
+        if stream_url is None:
+            ended = CallEnded(EndReason.AGENT_HANGUP, Outcome.NONE, time.perf_counter())
+            self._publish(ended)
+            return ended
+        if self.api is not None:
+            self.api.register_call(self.call_sid)
+            self.api.on_action = self._on_rest
+        headers = {"X-Twilio-Signature": twilio_signature.compute_signature(
+            self.auth_token, stream_url)}
+        opening = [
+            json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+            json.dumps({"event": "start", "sequenceNumber": self._next_seq(),
+                        "streamSid": self.stream_sid,
+                        "start": {"streamSid": self.stream_sid, "accountSid": self.account_sid,
+                                  "callSid": self.call_sid, "tracks": ["inbound"],
+                                  "customParameters": custom,
+                                  "mediaFormat": {"encoding": "audio/x-mulaw",
+                                                  "sampleRate": 8000, "channels": 1}}}),
+        ]
+        ended = await self.stream(local_url(stream_url, self.dial), headers, opening, inbound)
+        duration = str(round(time.monotonic() - started))
+        await self.post_form("/twilio/status", {**params, "CallStatus": "completed",
+                                                "CallDuration": duration})
+        return ended
+
+    async def post_form(self, path: str, params: dict[str, str]) -> httpx.Response:
+        body = urlencode(params)
+        signature = twilio_signature.compute_signature(
+            self.auth_token, self.dial.public_url + path, sorted(params.items()))
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                self.dial.server_url + path, content=body,
+                headers={"X-Twilio-Signature": signature,
+                         "Content-Type": "application/x-www-form-urlencoded"})
+        if response.status_code >= 400:
+            raise EmulatorError(f"{path} answered {response.status_code}")
+        return response
+
+    async def _on_rest(self, request: RecordedRequest) -> None:
+        if self.call_sid not in request.path or request.form is None:
+            return
+        if "Twiml" in request.form:
+            number = _dial_number(request.form["Twiml"])
+            if number is not None:
+                self.log.transfer_to = number
+            self.end_stream(by_agent=True)
+        elif request.form.get("Status") == "completed":
+            self.end_stream(by_agent=True)
+
+    def _next_seq(self) -> str:
+        self._seq += 1
+        return str(self._seq)
+
+    def mark_message(self, name: str) -> str:
+        return json.dumps({"event": "mark", "sequenceNumber": self._next_seq(),
+                           "streamSid": self.stream_sid, "mark": {"name": name}})
+
+    def stop_message(self) -> str:
+        return json.dumps({"event": "stop", "sequenceNumber": self._next_seq(),
+                           "streamSid": self.stream_sid,
+                           "stop": {"accountSid": self.account_sid, "callSid": self.call_sid}})
+
+    def caller_message(self, item: Inbound) -> str | None:
+        match item:
+            case AudioIn(frame=frame):
+                self._chunk += 1
+                payload = base64.b64encode(self.codec.encode(frame)).decode()
+                return json.dumps({
+                    "event": "media", "sequenceNumber": self._next_seq(),
+                    "streamSid": self.stream_sid,
+                    "media": {"track": "inbound", "chunk": str(self._chunk),
+                              "timestamp": str((self._chunk - 1) * 20), "payload": payload}})
+            case DtmfIn(digit=digit):
+                return json.dumps({"event": "dtmf", "sequenceNumber": self._next_seq(),
+                                   "streamSid": self.stream_sid,
+                                   "dtmf": {"track": "inbound_track", "digit": digit}})
+            case HangupIn():
+                return self.stop_message()
+
+
+class TelnyxEmulator(_Line):
+    def __init__(self, dial: Dial, *, private_key: Ed25519PrivateKey, api: CarrierApi,
+                 swap_media: bool = False) -> None:
+        super().__init__(dial)
+        self.private_key, self.api = private_key, api
+        self.call_control_id = "v3:" + secrets.token_urlsafe(24)
+        self.stream_id = str(uuid.uuid4())
+        self._seq = 0
+        self._chunk = 0
+        self._swap = swap_media  # send media pairwise out of order (Telnyx does not promise order)
+        self._held: str | None = None
+
+    async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
+        self.api.register_call(self.call_control_id)
+        answered: asyncio.Future[RecordedRequest] = asyncio.get_running_loop().create_future()
+
+        async def on_rest(request: RecordedRequest) -> None:
+            if self.call_control_id not in request.path:
+                return
+            if request.path.endswith("/actions/answer") and not answered.done():
+                answered.set_result(request)
+            elif request.path.endswith("/actions/transfer"):
+                self.log.transfer_to = str((request.json or {}).get("to"))
+                self.end_stream(by_agent=True)
+            elif request.path.endswith("/actions/hangup"):
+                self.end_stream(by_agent=True)
+
+        self.api.on_action = on_rest
+        started = time.time()
+        await self.post_event("call.initiated", {"direction": "incoming", "state": "parked"})
+        answer = await asyncio.wait_for(answered, 10)
+        stream_url = str((answer.json or {}).get("stream_url"))
+        opening = [
+            json.dumps({"event": "connected", "version": "1.0.0"}),
+            json.dumps({"event": "start", "sequence_number": self._next_seq(),
+                        "stream_id": self.stream_id,
+                        "start": {"call_control_id": self.call_control_id,
+                                  "call_session_id": str(uuid.uuid4()),
+                                  "from": self.dial.from_number, "to": self.dial.to_number,
+                                  "custom_parameters": {},
+                                  "media_format": {"encoding": "PCMU", "sample_rate": 8000,
+                                                   "channels": 1}}}),
+        ]
+        ended = await self.stream(local_url(stream_url, self.dial), {}, opening, inbound)
+        await self.post_event("call.hangup", {
+            "hangup_cause": "normal_clearing",
+            "start_time": _iso(started), "end_time": _iso(time.time())})
+        return ended
+
+    async def post_event(self, event_type: str, extra: dict[str, Any]) -> httpx.Response:
+        payload = {"call_control_id": self.call_control_id, "connection_id": "1",
+                   "from": self.dial.from_number, "to": self.dial.to_number, **extra}
+        body = json.dumps({"data": {"event_type": event_type, "id": str(uuid.uuid4()),
+                                    "occurred_at": _iso(time.time()), "payload": payload,
+                                    "record_type": "event"}}).encode()
+        stamp = int(time.time())
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                self.dial.server_url + "/telnyx/webhook", content=body,
+                headers={"telnyx-signature-ed25519": telnyx_signature.sign(
+                    self.private_key, body, stamp), "telnyx-timestamp": str(stamp),
+                    "content-type": "application/json"})
+        if response.status_code >= 400:
+            raise EmulatorError(f"/telnyx/webhook answered {response.status_code}")
+        return response
+
+    def _next_seq(self) -> str:
+        self._seq += 1
+        return str(self._seq)
+
+    def mark_message(self, name: str) -> str:
+        return json.dumps({"event": "mark", "sequence_number": self._next_seq(),
+                           "stream_id": self.stream_id, "mark": {"name": name}})
+
+    def stop_message(self) -> str:
+        return json.dumps({"event": "stop", "sequence_number": self._next_seq(),
+                           "stream_id": self.stream_id,
+                           "stop": {"call_control_id": self.call_control_id}})
+
+    def caller_messages(self, item: Inbound) -> list[str]:
+        message = self.caller_message(item)
+        if not self._swap or message is None:
+            return [] if message is None else [message]
+        if isinstance(item, AudioIn):
+            if self._held is None:
+                self._held = message
+                return []
+            earlier, self._held = self._held, None
+            return [message, earlier]  # the later frame first
+        pending, self._held = self._held, None
+        return [m for m in (pending, message) if m is not None]
+
+    def caller_message(self, item: Inbound) -> str | None:
+        match item:
+            case AudioIn(frame=frame):
+                self._chunk += 1
+                payload = base64.b64encode(self.codec.encode(frame)).decode()
+                return json.dumps({
+                    "event": "media", "sequence_number": self._next_seq(),
+                    "stream_id": self.stream_id,
+                    "media": {"track": "inbound", "chunk": str(self._chunk),
+                              "timestamp": str((self._chunk - 1) * 20), "payload": payload}})
+            case DtmfIn(digit=digit):
+                return json.dumps({"event": "dtmf", "sequence_number": self._next_seq(),
+                                   "stream_id": self.stream_id, "dtmf": {"digit": digit}})
+            case HangupIn():
+                return self.stop_message()
+
+
+def stream_from_twiml(document: str) -> tuple[str | None, dict[str, str]]:
+    try:
+        root = ET.fromstring(document)
+    except ET.ParseError as error:
+        raise EmulatorError(f"frontdesk answered invalid TwiML: {error}") from None
+    stream = root.find("./Connect/Stream")
+    if stream is None:
+        return None, {}
+    if "?" in (url := stream.get("url", "")):
+        raise EmulatorError("Twilio does not allow a query string in the Stream url")
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    return url, params
+
+
+def _dial_number(document: str) -> str | None:
+    dial = ET.fromstring(document).find("Dial")
+    return (dial.text or "").strip() if dial is not None else None
+
+
+def local_url(public_stream_url: str, dial: Dial) -> str:
+    """Connect to where frontdesk really listens, for the URL it announced publicly."""
+    announced, real = urlsplit(public_stream_url), urlsplit(dial.server_url)
+    scheme = "wss" if real.scheme == "https" else "ws"
+    public_path = urlsplit(dial.public_url).path.rstrip("/")
+    path = announced.path[len(public_path):] if announced.path.startswith(public_path) \
+        else announced.path
+    return f"{scheme}://{real.netloc}{real.path.rstrip('/')}{path}"
+
+
+def _iso(stamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + \
+        f".{int(stamp % 1 * 1e6):06d}Z"

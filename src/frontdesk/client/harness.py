@@ -1,0 +1,100 @@
+"""frontdesk served on loopback behind an emulated carrier: for tests, bench and the CLI.
+
+The server is a real uvicorn on 127.0.0.1 (the listening socket is bound first, so the
+URL is known before the server runs and early connects wait in the backlog). Its carrier
+settings point the REST actions at a local fake API (``carrier_api``) that answers in the
+carriers' formats, with freshly minted credentials: a Twilio auth token for the HMAC
+signatures and an Ed25519 key pair for Telnyx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+
+from frontdesk.client.carrier import Dial, TelnyxEmulator, TwilioEmulator
+from frontdesk.client.carrier_api import CarrierApi, CarrierApiServer
+from frontdesk.runtime import Runtime
+from frontdesk.server.app import create_app
+from frontdesk.telephony.config import CarrierSettings, TelnyxSettings
+from frontdesk.telephony.edge import CarrierEdge
+from frontdesk.telephony.telnyx.rest import TelnyxConfig
+from frontdesk.telephony.telnyx.signature import public_key_b64
+from frontdesk.telephony.twilio.rest import TwilioConfig
+
+
+@contextlib.asynccontextmanager
+async def serve(make_app: Callable[[str], FastAPI]) -> AsyncIterator[str]:
+    """Run the app ``make_app(base_url)`` returns on a loopback port; yields the base URL
+    (``http://127.0.0.1:PORT``). The app is made after the port is known, because the
+    carrier settings it holds name its own public URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(make_app(base_url), log_level="warning",
+                                           lifespan="on", ws_ping_interval=None))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(server.serve(sockets=[listener]))
+            try:
+                yield base_url
+            finally:
+                server.should_exit = True
+    finally:
+        listener.close()
+
+
+@dataclass
+class CarrierHarness:
+    base_url: str
+    api: CarrierApi
+    settings: CarrierSettings
+    telnyx_key: Ed25519PrivateKey
+
+    def dial(self, to_number: str, from_number: str = "+15125550123") -> Dial:
+        return Dial(server_url=self.base_url, public_url=self.settings.public_url,
+                    to_number=to_number, from_number=from_number)
+
+    def twilio(self, to_number: str, from_number: str = "+15125550123") -> TwilioEmulator:
+        assert self.settings.twilio is not None
+        return TwilioEmulator(self.dial(to_number, from_number),
+                              account_sid=self.settings.twilio.account_sid,
+                              auth_token=self.settings.twilio.auth_token, api=self.api)
+
+    def telnyx(self, to_number: str, from_number: str = "+15125550123", *,
+               swap_media: bool = False) -> TelnyxEmulator:
+        return TelnyxEmulator(self.dial(to_number, from_number), private_key=self.telnyx_key,
+                              api=self.api, swap_media=swap_media)
+
+
+@contextlib.asynccontextmanager
+async def carrier_harness(runtime: Runtime) -> AsyncIterator[CarrierHarness]:
+    account_sid, auth_token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+    telnyx_key, telnyx_api_key = Ed25519PrivateKey.generate(), "KEY" + secrets.token_hex(16)
+    async with CarrierApiServer(twilio_account_sid=account_sid, twilio_auth_token=auth_token,
+                                telnyx_api_key=telnyx_api_key) as fake:
+        made: list[CarrierSettings] = []
+
+        def make_app(base_url: str) -> FastAPI:
+            settings = CarrierSettings(
+                public_url=base_url,
+                twilio=TwilioConfig(account_sid=account_sid, auth_token=auth_token,
+                                    api_base=fake.base_url),
+                telnyx=TelnyxSettings(TelnyxConfig(api_key=telnyx_api_key, connection_id="1",
+                                                   api_base=fake.base_url),
+                                      public_key=public_key_b64(telnyx_key)),
+            )
+            made.append(settings)
+            return create_app(runtime, CarrierEdge.build(runtime, settings))
+
+        async with serve(make_app) as base_url:
+            yield CarrierHarness(base_url, fake.api, made[0], telnyx_key)
