@@ -3,7 +3,8 @@
 Models are loaded once per process (STT, TTS, the VAD's ONNX session) and shared by all
 calls; per-call state (VAD state, dialogue, event bus) is made fresh in :meth:`open_call`.
 A call's turns are written to the store as each turn ends, and the call row is closed
-with its outcome when the call ends.
+with its outcome when the call ends. When the profile records calls, the recording tap
+wraps the call's audio seams (see ``call/recording.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from frontdesk.call.engine import AudioOutput, Call, CallConfig, CallParts
 from frontdesk.call.events import CallEnded, EventBus
 from frontdesk.call.inbound import Inbound
 from frontdesk.call.recorder import TurnRecorder
+from frontdesk.call.recording import CallRecording
 from frontdesk.observe.metrics import EngineMetrics
 from frontdesk.profile import EngineSettings, Profile, ProfileRegistry
 from frontdesk.speech.base import SpeechToText, TextToSpeech, VoiceActivityDetector
@@ -63,19 +65,26 @@ class OpenCall:
     profile: Profile
     brain: Brain
     recorder: TurnRecorder
+    recording: CallRecording
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
-        """Run the call with its turn writer; every turn is stored before this returns."""
+        """Run the call with its writers; every turn, and the recording's final state, is
+        stored before this returns."""
+        writers = (self.recorder, self.recording)
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.recorder.run())
+            for writer in writers:
+                tg.create_task(writer.run())
             try:
-                return await self.call.run(inbound)
+                return await self.call.run(self.recording.tap_inbound(inbound))
             except Exception:
-                self.recorder.close()
-                await self.recorder.drained.wait()  # the failed call's row is closed
+                for writer in writers:
+                    writer.close()
+                for writer in writers:
+                    await writer.drained.wait()  # the failed call's rows are closed
                 raise
             finally:
-                self.recorder.close()
+                for writer in writers:
+                    writer.close()
 
 
 @dataclass
@@ -113,13 +122,14 @@ class Runtime:
         if brain is None:
             brain = Receptionist(profile, business, call_id=record.id,
                                  caller_number=from_number, now=self.now)
+        recording = CallRecording(profile.recording, business, record.id, bus, now=self.now)
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
-                          brain=brain, output=output, bus=bus)
+                          brain=brain, output=recording.tap_output(output), bus=bus)
         call = Call(call_config(profile.engine), parts)
         recorder = TurnRecorder(business, record.id)
         recorder.watch(bus)
         self.metrics.watch(bus, profile.business.id)
-        return OpenCall(call, bus, record.id, profile, brain, recorder)
+        return OpenCall(call, bus, record.id, profile, brain, recorder, recording)
 
 
 def call_config(settings: EngineSettings) -> CallConfig:

@@ -23,6 +23,10 @@ from frontdesk.call.events import (
     EndReason,
     MessageTaken,
     Outcome,
+    RecordingDisclosed,
+    RecordingOptOut,
+    RecordingStarted,
+    RecordingStopped,
     StateChanged,
     TransferRequested,
     TurnMetrics,
@@ -158,6 +162,10 @@ EVENTS: list[tuple[CallEvent, str]] = [
     (MessageTaken("msg_1", "Ana", "Please call me back", AT), "message"),
     (TransferRequested("+15125550199", AT), "transfer"),
     (ClearAudio(AT), "clear"),
+    (RecordingOptOut(3, AT), "recording_opt_out"),
+    (RecordingDisclosed(0, AT), "recording_disclosed"),
+    (RecordingStarted("var/recordings/shop/c1.wav", AT), "recording_started"),
+    (RecordingStopped(True, AT), "recording_stopped"),
     (CallEnded(EndReason.CALLER_HANGUP, Outcome.BOOKED, AT, {"turns": 4}), "end"),
 ]
 
@@ -300,6 +308,8 @@ def test_the_client_reads_back_what_the_server_sent(event: CallEvent, kind: str)
         assert back == dataclasses.replace(event, caller_name=None)  # not on the wire
     elif isinstance(event, CallEnded):
         assert back == dataclasses.replace(event, details={})
+    elif isinstance(event, RecordingStarted):  # the server's file path is not sent
+        assert back == dataclasses.replace(event, path="")
     elif isinstance(event, CallerTranscript):  # confidence travels rounded to 3 places
         assert back == dataclasses.replace(event, confidence=round(event.confidence, 3))
     else:

@@ -1,7 +1,8 @@
 """What a brain receives each turn and what it hands back to the Call.
 
 A brain streams :data:`BrainOutput` items: text (any granularity; the Call cuts phrases),
-facts it has already made durable (a booking, a message), and control (transfer, hang up).
+facts it has already made durable (a booking, a message), and control (transfer, hang up,
+stop recording).
 Facts are yielded only after the store committed them, so the Call can speak about them.
 """
 
@@ -51,7 +52,15 @@ class Hangup:
     """End the call once what was said so far has been played."""
 
 
-BrainOutput = Text | Booked | MessageSaved | Transfer | Hangup
+@dataclass(frozen=True)
+class StopRecording:
+    """The caller asked not to be recorded: stop at once, before anything else is said.
+
+    Yielded ahead of the acknowledgement, so the recording has stopped (and its file is
+    gone) by the time the caller hears "this call won't be recorded"."""
+
+
+BrainOutput = Text | Booked | MessageSaved | Transfer | Hangup | StopRecording
 
 
 class Brain(Protocol):

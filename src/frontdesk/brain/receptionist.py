@@ -4,6 +4,11 @@ No model decides anything here: the NLU extracts intent, service, day/time and n
 calendar computes what is free; the store commits. The one rule that matters most: the
 words "you're booked" are rendered only from the booking row the calendar returned after
 its transaction committed, never from what the caller asked for.
+
+When the profile records calls, the greeting opens with the disclosure, and every reply
+repeats it first until the caller has heard it whole (barge-in can cut it). A caller who
+asks not to be recorded gets ``StopRecording`` before anything else, an acknowledgement,
+and then the conversation goes on where it was.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from frontdesk.brain.base import (
     CallerTurn,
     Hangup,
     MessageSaved,
+    StopRecording,
     Text,
     Transfer,
 )
@@ -45,6 +51,7 @@ from frontdesk.brain.nlu import (
     match_service,
     parse_when,
 )
+from frontdesk.brain.nlu.intents import recording_opt_out
 from frontdesk.brain.say import (
     say_day,
     say_list,
@@ -86,17 +93,24 @@ class Receptionist:
         self._announced: set[str] = set()  # bookings already reported to the Call
         self._write: asyncio.Future[BookingRecord] | None = None  # the last calendar write
         self._booked_for: tuple[str, str] | None = None  # (booking id, clause as spoken)
+        # the recording disclosure still has to be heard in full (barge-in may cut it)
+        self._disclosure_due = profile.recording.enabled
 
     def now(self) -> datetime:
         return self._now().astimezone(self.profile.tz)
 
     async def greet(self) -> AsyncGenerator[BrainOutput, None]:
+        if self._disclosure_due:
+            yield Text(f"{self.profile.recording.disclosure} ")
         yield Text(self.profile.business.greeting)
 
     def heard(self, played_text: str, interrupted: bool) -> None:
         """A booking counts as confirmed to the caller only if its whole "booked for <day>
-        at <time>" clause was played, not when barge-in cut it before the time."""
+        at <time>" clause was played, not when barge-in cut it before the time; the same
+        goes for the recording disclosure."""
         self.last_heard = played_text
+        if self._disclosure_due and self.profile.recording.heard_in(played_text):
+            self._disclosure_due = False
         booked_for = self._booked_for
         if booked_for is not None and booked_for[1] in " ".join(played_text.split()):
             self._heard_booking = booked_for[0]
@@ -105,10 +119,31 @@ class Receptionist:
         if self._write is not None and not self._write.done():
             # a write from a cancelled reply is still running: its result decides this turn
             await asyncio.wait([self._write])
+        rest = self._recording_opt_out(turn)
+        if rest is not None and self.profile.recording.enabled:
+            self._disclosure_due = False
+            yield StopRecording()  # first: the recording stops before anything is said
+        elif self._disclosure_due:
+            yield Text(f"{self.profile.recording.disclosure} ")
         async for item in self._restate_unheard_booking():
             yield item
-        async for item in self._respond(turn):
-            yield item
+        if rest is None:
+            async for item in self._respond(turn):
+                yield item
+            return
+        yield Text("Of course. This call won't be recorded. " if self.profile.recording.enabled
+                   else "This call isn't being recorded. ")
+        if rest:  # "don't record this, I need an oil change": answer the rest as usual
+            async for item in self._respond(dataclasses.replace(turn, text=rest)):
+                yield item
+        else:
+            yield Text(self._question())
+
+    def _recording_opt_out(self, turn: CallerTurn) -> str | None:
+        """The rest of the caller's words if they asked not to be recorded, else None."""
+        if turn.no_input or turn.dtmf is not None or turn.confidence < MIN_CONFIDENCE:
+            return None
+        return recording_opt_out(turn.text)
 
     async def _restate_unheard_booking(self) -> AsyncIterator[BrainOutput]:
         """A booking exists but the caller did not hear it confirmed (barge-in cut the

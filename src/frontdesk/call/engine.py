@@ -26,6 +26,7 @@ from frontdesk.brain.base import (
     CallerTurn,
     Hangup,
     MessageSaved,
+    StopRecording,
     Text,
     Transfer,
 )
@@ -42,6 +43,7 @@ from frontdesk.call.events import (
     EventBus,
     MessageTaken,
     Outcome,
+    RecordingOptOut,
     StateChanged,
     TransferRequested,
     TurnMetrics,
@@ -389,6 +391,8 @@ class Call:
                         playout.hangup_after = True
                     case Hangup():
                         playout.hangup_after = True
+                    case StopRecording():
+                        bus.publish(RecordingOptOut(playout.turn, now()))
                     case _:
                         assert_never(item)
 

@@ -8,7 +8,7 @@ Subscribers register by type with :class:`EventBus`, never by string name.
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -98,6 +98,39 @@ class ClearAudio:
     at: float
 
 
+@dataclass(frozen=True)
+class RecordingOptOut:
+    """The caller asked not to be recorded (the brain's ``StopRecording``), in ``turn``."""
+
+    turn: int
+    at: float
+
+
+@dataclass(frozen=True)
+class RecordingDisclosed:
+    """The caller heard the whole recording disclosure, in ``turn``'s reply."""
+
+    turn: int
+    at: float
+
+
+@dataclass(frozen=True)
+class RecordingStarted:
+    """Audio from here on is written to ``path`` (after the disclosure, never before)."""
+
+    path: str
+    at: float
+
+
+@dataclass(frozen=True)
+class RecordingStopped:
+    """No more audio is written. ``by_caller``: the caller opted out and the partial file
+    was deleted; otherwise the call ended and the file was kept."""
+
+    by_caller: bool
+    at: float
+
+
 class EndReason(enum.StrEnum):
     CALLER_HANGUP = "caller_hangup"
     AGENT_HANGUP = "agent_hangup"
@@ -131,6 +164,10 @@ CallEvent = (
     | MessageTaken
     | TransferRequested
     | ClearAudio
+    | RecordingOptOut
+    | RecordingDisclosed
+    | RecordingStarted
+    | RecordingStopped
     | CallEnded
 )
 
@@ -138,11 +175,19 @@ E = TypeVar("E", bound=CallEvent)
 
 
 class EventBus:
-    """Synchronous fan-out by event type; handlers must be quick and must not raise."""
+    """Synchronous fan-out by event type; handlers must be quick and must not raise.
+
+    An event published by a handler (the recording tap answers ``AgentTurnDone`` with
+    ``RecordingStarted``) is delivered once the current event has reached every handler,
+    still before the outer ``publish`` returns, so every subscriber sees events in causal
+    order.
+    """
 
     def __init__(self) -> None:
         self._handlers: dict[type[Any], list[Callable[[Any], None]]] = defaultdict(list)
         self._all: list[Callable[[CallEvent], None]] = []
+        self._pending: deque[CallEvent] = deque()
+        self._delivering = False
 
     def subscribe(self, kind: type[E], handler: Callable[[E], None]) -> None:
         self._handlers[kind].append(handler)
@@ -151,7 +196,19 @@ class EventBus:
         self._all.append(handler)
 
     def publish(self, event: CallEvent) -> None:
-        for handler in self._handlers.get(type(event), ()):
-            handler(event)
-        for any_handler in self._all:
-            any_handler(event)
+        self._pending.append(event)
+        if self._delivering:
+            return  # a handler published: delivered after the current event
+        self._delivering = True
+        try:
+            while self._pending:
+                current = self._pending.popleft()
+                for handler in self._handlers.get(type(current), ()):
+                    handler(current)
+                for any_handler in self._all:
+                    any_handler(current)
+        except BaseException:
+            self._pending.clear()  # a handler raised (a bug): drop what it left behind
+            raise
+        finally:
+            self._delivering = False

@@ -15,6 +15,7 @@ import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,7 @@ __all__ = [
     "Policies",
     "Profile",
     "Providers",
+    "Recording",
     "Resource",
     "Service",
     "StubTimings",
@@ -201,6 +203,30 @@ class Policies(_Frozen):
     offer_count: int = Field(default=3, gt=0, le=20)
 
 
+class Recording(_Frozen):
+    """Call recording, done by frontdesk itself: one stereo WAV per call (caller left,
+    agent right) under ``directory`` (relative paths are from the working directory, like
+    the default database).
+
+    When enabled, every recorded call opens with ``disclosure`` and no audio is written
+    until the caller has heard all of it. There is deliberately no "only where required"
+    switch: US consent law depends on where each party is (about a dozen states require
+    every party's consent), and a caller's area code does not say where they are (mobile
+    numbers travel with their owners and keep their code for life), so the only safe rule
+    is to disclose on every recorded call.
+    """
+
+    enabled: bool = False
+    disclosure: Text = "This call is recorded for quality and training."
+    directory: Path = Path("var") / "recordings"
+
+    def heard_in(self, played_text: str) -> bool:
+        """Whether ``played_text`` (what the caller heard of a reply, as the engine counts
+        it) holds the whole disclosure, word for word; a cut-off disclosure does not."""
+        said = f" {' '.join(played_text.split())} "
+        return f" {' '.join(self.disclosure.split())} " in said
+
+
 class Providers(_Frozen):
     stt: Literal["whisper", "stub"] = "whisper"
     tts: Literal["piper", "stub"] = "piper"
@@ -245,6 +271,7 @@ class Profile(_Frozen):
     services: list[Service] = Field(min_length=1)
     transfer_numbers: list[TransferNumber] = []
     policies: Policies = Policies()
+    recording: Recording = Recording()
     engine: EngineSettings = EngineSettings()
 
     @model_validator(mode="after")

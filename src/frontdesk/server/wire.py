@@ -25,6 +25,10 @@ from frontdesk.call.events import (
     EndReason,
     MessageTaken,
     Outcome,
+    RecordingDisclosed,
+    RecordingOptOut,
+    RecordingStarted,
+    RecordingStopped,
     StateChanged,
     TransferRequested,
     TurnMetrics,
@@ -104,6 +108,14 @@ def event_json(event: CallEvent) -> dict[str, Any] | None:
             return {"type": "message", "message_id": event.message_id, "text": event.text}
         case TransferRequested():
             return {"type": "transfer", "number": event.number}
+        case RecordingOptOut():
+            return {"type": "recording_opt_out", "turn": event.turn}
+        case RecordingDisclosed():
+            return {"type": "recording_disclosed", "turn": event.turn}
+        case RecordingStarted():
+            return {"type": "recording_started"}  # the file path stays on the server
+        case RecordingStopped():
+            return {"type": "recording_stopped", "by_caller": event.by_caller}
         case CallEnded():
             return {"type": "end", "reason": event.reason, "outcome": event.outcome}
 
@@ -140,6 +152,14 @@ def parse_event(message: dict[str, Any], at: float) -> CallEvent | None:
                 return TransferRequested(str(message["number"]), at)
             case "end":
                 return CallEnded(EndReason(message["reason"]), Outcome(message["outcome"]), at)
+            case "recording_opt_out":
+                return RecordingOptOut(int(message["turn"]), at)
+            case "recording_disclosed":
+                return RecordingDisclosed(int(message["turn"]), at)
+            case "recording_started":
+                return RecordingStarted("", at)  # the path is not on the wire
+            case "recording_stopped":
+                return RecordingStopped(bool(message["by_caller"]), at)
             case _:
                 return None
     except (KeyError, TypeError, ValueError, AttributeError) as error:

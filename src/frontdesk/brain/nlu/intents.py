@@ -12,6 +12,10 @@ Intent precedence, and why:
     5. BOOK.
     6. Soft goodbyes ("that's all", "no that's it thanks") last, since "that's it" also
        ends many longer sentences.
+
+``recording_opt_out`` is separate from the intents because it combines with any of them
+("don't record this, I need an oil change"): the opt-out is acted on and the rest of the
+sentence is understood as usual.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import re
 
 from ._text import FILLERS, clean
 
-__all__ = ["Intent", "affirmation", "detect_intent"]
+__all__ = ["Intent", "affirmation", "detect_intent", "recording_opt_out"]
 
 
 class Intent(enum.Enum):
@@ -161,3 +165,69 @@ def affirmation(text: str) -> bool | None:
     if _YES.search(s):
         return True
     return None
+
+
+_REC = r"record(?:ed|ing|ings)?"  # not "records": "not my records" is about files
+_OBJECT = (r"(?: (?:this|that|it|me|us|my voice|my call|the call|this call|our call"
+           r"|the conversation|this conversation|our conversation|anything))?")
+# Words that may sit between a negation and "record": "don't want this call recorded",
+# "do not consent to being recorded", "I'm not comfortable with you recording me".
+_BETWEEN = (r"(?:want|like|wish|consent|consenting|agree|agreeing|allow|to|be|being|get|you|"
+            r"me|this|it|that|the|call|conversation|really|ever|please|us|my|voice|going|gonna|"
+            r"ok|okay|comfortable|happy|fine|cool|alright|with|about|for|of|am|is|are|agreed|asked)")
+_NEGATOR = r"(?:dont|do not|didnt|did not|never|not|wont|will not|wouldnt|would not|cant|cannot)"
+_STOP = r"(?:stop|quit|end|pause|cancel|kill|delete|erase|remove|destroy)"
+_DET = r"(?:the |this |that |your |my |any )?"
+_FREE = r"(?: (?!not\b|dont\b|never\b|do\b)\w+)"  # a filler word that is not a negation
+# Consent, or a negated request to stop, said about recording: removed before the opt-out
+# search, so "I don't mind being recorded" and "don't stop recording" are not opt-outs.
+_RECORDING_OK = _any(
+    rf"(?:dont|do not) (?:mind|care){_FREE}{{0,4}} {_REC}{_OBJECT}",
+    rf"(?<!not )(?<!never )(?<!not really )(?:fine|ok|okay|happy|cool|alright|comfortable)"
+    rf"{_FREE}{{0,3}} {_REC}{_OBJECT}",
+    rf"{_REC} (?:is|its|are)(?: totally| perfectly| completely)? (?:fine|ok|okay|alright|good)",
+    rf"(?:you can|you may|go ahead and|feel free to|keep|continue|carry on) {_REC}{_OBJECT}",
+    rf"(?:no|not a) (?:problem|issue|objection)s?{_FREE}{{0,3}} {_REC}{_OBJECT}",
+    rf"{_NEGATOR} (?:need to |have to |bother to |gotta |want you to )?(?:{_STOP}|turn off"
+    rf"|switch off) {_DET}{_REC}{_OBJECT}",
+)  # fmt: skip
+_OPT_OUT = _any(
+    rf"{_NEGATOR}(?: {_BETWEEN})* {_REC}{_OBJECT}",
+    r"(?:dont|do not) consent",
+    rf"{_STOP} {_DET}{_REC}{_OBJECT}",
+    rf"(?:turn|switch|shut) off {_DET}{_REC}",
+    rf"(?:turn|switch|shut) {_DET}{_REC} off",
+    r"no recordings?",  # not "no record of my booking"
+    rf"(?:object|objection|opt out)(?: to| of)? (?:the |this |being |my |me )?{_REC}{_OBJECT}",
+    rf"without (?:being |a |the |any )?{_REC}",
+)  # fmt: skip
+# Leftovers of the opt-out sentence that carry no request of their own.
+_CONNECTIVES = FILLERS | {
+    "please", "and", "but", "so", "also", "ok", "okay", "oh", "well", "just", "thanks",
+    "thank", "you", "hey", "hi", "hello", "sorry", "actually", "i", "we", "id", "im", "really",
+    "would", "can", "could", "will", "call", "this", "that", "it", "the", "first", "do",
+    "rather", "prefer",
+}  # fmt: skip
+_SHRUGS = {",", "dont", "do", "not", "care", "mind", "know", "whatever"}
+
+
+def recording_opt_out(text: str) -> str | None:
+    """None unless the caller asks not to be recorded; then the rest of what they said.
+
+    The sense is the negation's, not the keyword's: "don't record this", "stop recording",
+    "I'd rather not be recorded" and "no recording please" opt out; "I don't mind being
+    recorded", "recording is fine" and "don't stop recording" do not. The rest (cleaned, the
+    opt-out and connectives around it removed) is "" for a bare opt-out, else a request the
+    brain should still answer ("... and I need an oil change").
+    """
+    s = _RECORDING_OK.sub(" , ", clean(text))
+    if not _OPT_OUT.search(s):
+        return None
+    words = _OPT_OUT.sub(" , ", s).split()
+    while words and words[0] in _CONNECTIVES | {","}:
+        words.pop(0)
+    while words and words[-1] in _CONNECTIVES | {","}:
+        words.pop()
+    if all(w in _CONNECTIVES | _SHRUGS for w in words):
+        return ""  # "I don't care, just don't record me": nothing else was asked
+    return " ".join(w for w in words if w != ",")
