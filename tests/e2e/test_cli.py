@@ -108,3 +108,37 @@ def test_wav_caller_lines_and_a_garbled_wav(fast_profile: Path, tmp_path: Path) 
                               "--wav", str(garbled)])
     assert bad.exit_code == 2
     assert "bad caller audio" in bad.output and "garbled.wav" in bad.output
+
+
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx"])
+def test_call_through_an_emulated_carrier_books(fast_profile: Path, carrier: str) -> None:
+    lines = ["I'd like to book an oil change.", "Thursday at 3 PM.", "John Smith.",
+             "Yes, please.", "No, that's all. Goodbye."]
+    args = ["call", "--stub", "--json", "--carrier", carrier, "--profile", str(fast_profile),
+            "--now", "2026-11-25T10:00:00-06:00"]
+    for line in lines:
+        args += ["--say", line]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["status"], doc["outcome"]) == ("completed", "booked")
+    assert [t["caller"] for t in doc["turns"][1:]] == lines
+    assert doc["carrier"]["hung_up_by_agent"] and doc["carrier"]["marks_echoed"] > 0
+    assert len(doc["caller_measured_latency_ms"]) == len(lines)
+
+
+def test_carrier_option_is_checked(fast_profile: Path) -> None:
+    base = ["call", "--stub", "--profile", str(fast_profile), "--say", "hi"]
+    assert runner.invoke(app, [*base, "--carrier", "vonage"]).exit_code == 2
+    both = runner.invoke(app, [*base, "--carrier", "twilio", "--url", "ws://127.0.0.1:1"])
+    assert both.exit_code == 2
+
+
+def test_serve_refuses_a_half_configured_carrier(
+    fast_profile: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    result = runner.invoke(app, ["serve", "--stub", "--profile", str(fast_profile)])
+    assert result.exit_code == 2
+    assert "TWILIO_AUTH_TOKEN" in result.output
