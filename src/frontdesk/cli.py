@@ -88,7 +88,7 @@ def serve(
     Telnyx routes when TWILIO_* / TELNYX_* and FRONTDESK_PUBLIC_URL are set)."""
     import uvicorn
 
-    from frontdesk.server.app import create_app
+    from frontdesk.server.app import WS_MAX_MESSAGE_BYTES, create_app
     from frontdesk.telephony.config import CarrierConfigError, CarrierSettings
     from frontdesk.telephony.edge import CarrierEdge
 
@@ -105,7 +105,8 @@ def serve(
         edge = CarrierEdge.build(runtime, carriers)
         enabled = [name for name in ("twilio", "telnyx") if getattr(carriers, name)]
         typer.echo(f"frontdesk: carriers {', '.join(enabled)} at {carriers.public_url}")
-    uvicorn.run(create_app(runtime, edge), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(runtime, edge), host=host, port=port, log_level="info",
+                ws_max_size=WS_MAX_MESSAGE_BYTES)
 
 
 @app.command()

@@ -134,3 +134,35 @@ async def test_pressing_0_transfers_through_the_carrier(tmp_path: Path) -> None:
     assert record is not None and record.outcome == "transferred"
     assert "carrier.transfer" in [e.kind for e in _shop(runtime).list_call_events(record.id)]
     runtime.store.close()
+
+
+async def test_pressing_0_while_the_agent_speaks_still_transfers(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path, [], ms_per_char=30)  # a long greeting to press over
+    profile = runtime.registry.by_number(SHOP)
+    async with carrier_harness(runtime) as harness:
+        placed = await place_call_via_carrier(
+            runtime, harness, "twilio", [CallerLine([], "", dtmf="0", barge_in_after_frames=15)],
+            to_number=SHOP)
+    assert placed.line.clears >= 1
+    assert placed.line.transfer_to == profile.transfer_numbers[0].number
+    shop = _shop(runtime)
+    record = shop.get_call(placed.call_id)
+    assert record is not None and (record.status, record.outcome) == ("completed", "transferred")
+    assert [t.index for t in shop.list_turns(placed.call_id)] == [0, 1]
+    runtime.store.close()
+
+
+async def test_a_transfer_the_caller_talked_over_is_not_carried_out(tmp_path: Path) -> None:
+    script = ["Actually never mind. Goodbye."]
+    runtime = _runtime(tmp_path, script, ms_per_char=30)
+    [never_mind] = await _lines(script)
+    lines = [CallerLine([], "", dtmf="0"),
+             CallerLine(never_mind.frames, never_mind.text, barge_in_after_frames=10)]
+    async with carrier_harness(runtime) as harness:
+        placed = await place_call_via_carrier(runtime, harness, "twilio", lines,
+                                              to_number=SHOP)
+        transfers = [r for r in harness.api.requests if r.form and "Twiml" in r.form]
+    assert placed.line.clears >= 1 and placed.line.transfer_to is None and transfers == []
+    record = _shop(runtime).get_call(placed.call_id)
+    assert record is not None and record.outcome != "transferred"
+    runtime.store.close()

@@ -125,6 +125,18 @@ def test_racing_claims_have_exactly_one_winner(shop_a: BusinessStore) -> None:
     assert sorted(results) == [False] * 7 + [True]
 
 
+def test_a_redelivered_webhook_finds_its_call_even_when_racing(shop_a: BusinessStore) -> None:
+    first, created = shop_a.open_carrier_call("+1", "+2", carrier="twilio",
+                                              carrier_call_id="CA9")
+    assert created and first.status == "ringing"
+    assert shop_a.open_carrier_call("+1", "+2", carrier="twilio", carrier_call_id="CA9") == (
+        first, False)
+    results = _race(6, lambda _i: shop_a.open_carrier_call("+1", "+2", carrier="telnyx",
+                                                          carrier_call_id="v3:x"))
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    assert len({call.id for call, _ in results}) == 1
+
+
 def test_carrier_status_keeps_a_known_duration(shop_a: BusinessStore) -> None:
     call = shop_a.create_call("+1", "+2", started_at=T0, carrier="telnyx", carrier_call_id="v3:x")
     updated = shop_a.set_carrier_status(call.id, carrier_status="completed", duration_s=42)

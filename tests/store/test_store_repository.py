@@ -157,7 +157,8 @@ def test_repository_exposes_no_unscoped_reads() -> None:
     public = {name for name in dir(BusinessStore) if not name.startswith("_")}
     assert public == {
         "create_call", "end_call", "get_call", "list_calls", "add_turn", "list_turns",
-        "claim_call", "find_call_by_carrier_id", "set_carrier_status", "set_recording",
+        "claim_call", "open_carrier_call", "find_call_by_carrier_id", "set_carrier_status",
+        "set_recording",
         "add_call_event", "list_call_events",
         "create_booking", "cancel_booking", "get_booking", "list_bookings", "bookings_for_call",
         "add_message", "list_messages",

@@ -27,6 +27,7 @@ from frontdesk.speech.energy import EnergyVAD
 from frontdesk.speech.stub import StubSTT, StubTTS
 from frontdesk.store import BusinessStore, CallRecord, open_store
 from frontdesk.telephony.telnyx.signature import sign
+from frontdesk.telephony.twilio.rest import TwilioActions
 from frontdesk.telephony.twilio.signature import compute_signature
 
 NOW = datetime.fromisoformat("2026-11-25T10:00:00-06:00")
@@ -234,7 +235,7 @@ async def test_fatal_stream_errors_close_the_stream_and_mark_the_call(
             await ws.send(_media(1))
         else:
             await ws.send(_start(call_sid))
-            await ws.send(_media(2, payload="A" * 200_000))
+            await ws.send(_media(2, payload="A" * 100_000))
         with pytest.raises(websockets.ConnectionClosedError):
             async for _ in ws:
                 pass
@@ -275,3 +276,49 @@ async def test_a_status_callback_closes_a_call_whose_stream_never_came(
     assert record is not None
     assert (record.status, record.carrier_status, record.duration_s) == ("missed", "no-answer",
                                                                          0)
+
+
+# -- outbound calls ---------------------------------------------------------------------------
+
+
+async def test_an_outbound_twilio_call_we_placed_is_streamed_for_our_business(
+    edge: tuple[Runtime, CarrierHarness],
+) -> None:
+    runtime, harness = edge
+    assert harness.settings.twilio is not None
+    actions = TwilioActions(harness.settings.twilio)
+    placed = await actions.place_call(from_number=SHOP, to_number=CALLER,
+                                      webhook_url=harness.settings.public_url + "/twilio/voice")
+    await actions.aclose()
+    params = {**_voice_params(placed.carrier_call_id, harness), "Direction": "outbound-api",
+              "From": SHOP, "To": CALLER, "CallStatus": "in-progress"}
+    response = await _post(harness, "/twilio/voice", params,
+                           _sign(harness, "/twilio/voice", params))
+    url, _ = stream_from_twiml(response.text)
+    assert url is not None and "/twilio/media/" in url
+    record = _shop(runtime).find_call_by_carrier_id("twilio", placed.carrier_call_id)
+    assert record is not None
+    assert (record.from_number, record.to_number, record.status) == (CALLER, SHOP, "ringing")
+
+
+async def test_an_answered_outbound_telnyx_call_gets_its_stream(
+    edge: tuple[Runtime, CarrierHarness],
+) -> None:
+    runtime, harness = edge
+    control_id = "v3:outbound"
+    harness.api.register_call(control_id)
+    body = json.dumps({"data": {"event_type": "call.answered", "id": "e2",
+                                "payload": {"call_control_id": control_id,
+                                            "direction": "outgoing", "from": SHOP,
+                                            "to": CALLER}}}).encode()
+    stamp = int(time.time())
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            harness.base_url + "/telnyx/webhook", content=body,
+            headers={"telnyx-timestamp": str(stamp),
+                     "telnyx-signature-ed25519": sign(harness.telnyx_key, body, stamp)})
+    assert response.status_code == 200
+    [start] = [r for r in harness.api.requests if r.path.endswith("/actions/streaming_start")]
+    assert start.json is not None and start.json["stream_codec"] == "PCMU"
+    record = _shop(runtime).find_call_by_carrier_id("telnyx", control_id)
+    assert record is not None and (record.from_number, record.to_number) == (CALLER, SHOP)

@@ -58,7 +58,7 @@ async def test_answer_starts_a_bidirectional_pcmu_stream(
     assert isinstance(client_state, str) and base64.b64decode(client_state) == b"acme:7"
     assert body == {"stream_url": "wss://fd.example/telnyx/media",
                     "stream_track": "inbound_track", "stream_bidirectional_mode": "rtp",
-                    "stream_bidirectional_codec": "PCMU"}
+                    "stream_codec": "PCMU", "stream_bidirectional_codec": "PCMU"}
 
 
 async def test_transfer_sends_the_target_and_optional_caller_id(

@@ -187,3 +187,15 @@ def test_bad_public_key_is_a_value_error(bad_key: str) -> None:
 def test_nonpositive_tolerance_is_a_value_error(key: Ed25519PrivateKey) -> None:
     with pytest.raises(ValueError):
         TelnyxVerifier(public_key_b64(key), tolerance_s=0)
+
+
+def test_a_released_delivery_can_be_redelivered_with_the_same_headers() -> None:
+    key = Ed25519PrivateKey.generate()
+    verifier = TelnyxVerifier(public_key_b64(key))
+    body, stamp = b'{"data": {}}', 1_800_000_000
+    signature = sign(key, body, stamp)
+    verifier.verify(body, signature=signature, timestamp=str(stamp), now=stamp)
+    with pytest.raises(TelnyxSignatureError):
+        verifier.verify(body, signature=signature, timestamp=str(stamp), now=stamp + 1)
+    verifier.release(signature=signature, timestamp=str(stamp))
+    verifier.verify(body, signature=signature, timestamp=str(stamp), now=stamp + 2)

@@ -134,9 +134,11 @@ class Call:
         self._barged = False
         self._silent_frames = 0
         self._next_turn = 0
+        self._recording_turn: int | None = None  # a reply that will record this turn index
         self._ended = asyncio.Event()
         self._end_reason = EndReason.CALLER_HANGUP
         self._outcome = Outcome.NONE
+        self._outcome_before_transfer: Outcome | None = None  # a transfer not yet carried out
         self._tg: asyncio.TaskGroup | None = None
 
     @property
@@ -258,6 +260,9 @@ class Call:
         if self._playout is not None:
             self._playout.interrupt(unplayed)
         self._barged = True
+        if self._outcome_before_transfer is not None:  # announced, not carried out
+            self._outcome = self._outcome_before_transfer
+            self._outcome_before_transfer = None
         self.parts.bus.publish(ClearAudio(self.parts.clock()))
         self._cancel_reply()
 
@@ -323,8 +328,11 @@ class Call:
         self._barged = False
         self._held = None
         self._reply_source = source if isinstance(source, asyncio.Task) else None
+        # a reply cancelled just now (a key press over the agent) records its turn when
+        # its cancellation runs, after this one started: the new turn comes after it
+        turn = self._next_turn if self._recording_turn is None else self._recording_turn + 1
         self._reply_task = self._tg.create_task(
-            self._reply(self._next_turn, source, clock or TurnClock(self.parts.clock))
+            self._reply(turn, source, clock or TurnClock(self.parts.clock))
         )
 
     def _cancel_reply(self) -> None:
@@ -344,12 +352,15 @@ class Call:
         playout = Playout(turn, self.parts.tts, self.parts.output, bus, clock, self._on_first_frame)
         self._playout = playout
         heard_caller = source is None or isinstance(source, CallerTurn)
+        if heard_caller:
+            self._recording_turn = turn
         try:
             if source is None:
                 outputs = self.parts.brain.greet()
             else:
                 caller = source if isinstance(source, CallerTurn) else _as_turn(await source)
                 heard_caller, self._held = True, None
+                self._recording_turn = turn
                 clock.mark(Stamp.TRANSCRIPT)
                 bus.publish(CallerTranscript(turn, caller.text, caller.confidence, clock.clock()))
                 outputs = self.parts.brain.respond(caller)
@@ -386,6 +397,7 @@ class Call:
                         bus.publish(MessageTaken(item.message_id, item.caller_name, item.text,
                                                  now()))
                     case Transfer(number=number):
+                        self._outcome_before_transfer = self._outcome
                         self._outcome = Outcome.TRANSFERRED
                         bus.publish(TransferRequested(number, now()))
                         playout.hangup_after = True
@@ -414,7 +426,9 @@ class Call:
             AgentTurnDone(playout.turn, playout.planned_text(), played, interrupted,
                           self.parts.clock())
         )
-        self._next_turn = playout.turn + 1
+        self._next_turn = max(self._next_turn, playout.turn + 1)
+        if self._recording_turn == playout.turn:
+            self._recording_turn = None
         if self._playout is playout:
             self._playout = None
 

@@ -146,11 +146,12 @@ class Playout:
             # still being synthesized: judge the share against the phrase's likely length
             expected = total if complete else max(total, len(phrase) * _FRAMES_PER_CHAR)
             # speech time follows characters more closely than words: keep the words
-            # whose last character falls inside the played share, never a word more
+            # whose last character falls inside the played share, less one, because a
+            # real voice is not exactly linear in characters (pauses, slow numbers)
             cut = int(len(phrase) * played / max(expected, 1))
             kept = phrase[:cut]
             if cut < len(phrase) and not phrase[cut].isspace():
                 kept = kept.rsplit(" ", 1)[0] if " " in kept else ""
-            words.extend(kept.split())
+            words.extend(kept.split()[:-1])
             break
         return " ".join(words)

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from frontdesk.client.carrier import Dial, TelnyxEmulator, TwilioEmulator
 from frontdesk.client.carrier_api import CarrierApi, CarrierApiServer
 from frontdesk.runtime import Runtime
-from frontdesk.server.app import create_app
+from frontdesk.server.app import WS_MAX_MESSAGE_BYTES, create_app
 from frontdesk.telephony.config import CarrierSettings, TelnyxSettings
 from frontdesk.telephony.edge import CarrierEdge
 from frontdesk.telephony.telnyx.rest import TelnyxConfig
@@ -41,7 +41,8 @@ async def serve(make_app: Callable[[str], FastAPI]) -> AsyncIterator[str]:
     listener.listen(256)
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(make_app(base_url), log_level="warning",
-                                           lifespan="on", ws_ping_interval=None))
+                                           lifespan="on", ws_ping_interval=None,
+                                           ws_max_size=WS_MAX_MESSAGE_BYTES))
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(server.serve(sockets=[listener]))

@@ -24,6 +24,10 @@ from frontdesk.telephony.edge import CarrierEdge
 
 log = logging.getLogger(__name__)
 
+# uvicorn's WebSocket message limit (its default is 16 MiB): above every protocol's own
+# limit (64 KiB for carrier media, 32 KiB of PCM on /call), so those checks answer first
+WS_MAX_MESSAGE_BYTES = 128 * 1024
+
 
 def create_app(runtime: Runtime, edge: CarrierEdge | None = None) -> FastAPI:
     """The app; with ``edge`` it also serves the configured carriers' routes."""

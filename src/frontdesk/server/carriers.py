@@ -19,7 +19,12 @@ from frontdesk.telephony.edge import CarrierEdge, StreamRefused
 from frontdesk.telephony.session import MediaSession, StreamProtocol
 from frontdesk.telephony.telnyx.media import TelnyxMediaStream
 from frontdesk.telephony.telnyx.signature import TelnyxSignatureError, TelnyxVerifier
-from frontdesk.telephony.telnyx.webhook import TelnyxWebhookError, hangup_status, parse_event
+from frontdesk.telephony.telnyx.webhook import (
+    TelnyxEvent,
+    TelnyxWebhookError,
+    hangup_status,
+    parse_event,
+)
 from frontdesk.telephony.twilio import signature as twilio_signature
 from frontdesk.telephony.twilio.media import TwilioMediaStream
 
@@ -126,14 +131,13 @@ def carrier_router(edge: CarrierEdge) -> APIRouter:
             event = parse_event(body)
         except TelnyxWebhookError as error:
             raise HTTPException(400, str(error)) from None
-        payload = event.payload
-        if event.event_type == "call.initiated":
-            await edge.telnyx_initiated(payload)
-        elif event.event_type == "call.hangup":
-            status, duration = hangup_status(payload)
-            await edge.status("telnyx", event.call_control_id,
-                              (str(payload.get("to", "")), str(payload.get("from", ""))),
-                              status, duration, {"hangup_cause": payload.get("hangup_cause")})
+        try:
+            await _telnyx_event(edge, event)
+        except BaseException:
+            # we answer 5xx and Telnyx redelivers: the same headers must then be accepted
+            telnyx_verifier.release(signature=request.headers["telnyx-signature-ed25519"],
+                                    timestamp=request.headers["telnyx-timestamp"])
+            raise
         return {"status": "ok"}
 
     @router.websocket("/telnyx/media/{token}")
@@ -141,6 +145,19 @@ def carrier_router(edge: CarrierEdge) -> APIRouter:
         await _serve_stream(edge, websocket, "telnyx", token, TelnyxMediaStream())
 
     return router
+
+
+async def _telnyx_event(edge: CarrierEdge, event: TelnyxEvent) -> None:
+    payload = event.payload
+    if event.event_type == "call.initiated":
+        await edge.telnyx_initiated(payload)
+    elif event.event_type == "call.answered":
+        await edge.telnyx_answered(payload)
+    elif event.event_type == "call.hangup":
+        status, duration = hangup_status(payload)
+        await edge.status("telnyx", event.call_control_id,
+                          (str(payload.get("to", "")), str(payload.get("from", ""))),
+                          status, duration, {"hangup_cause": payload.get("hangup_cause")})
 
 
 async def _serve_stream(
@@ -158,6 +175,7 @@ async def _serve_stream(
                            socket)
     try:
         await session.run()
-    except Exception:  # the edge: log with the call id; the call row is closed as failed
+    except Exception:  # the edge: log with the call id, close the row as failed
         log.exception("%s call %s failed", carrier, call.id)
         await socket.close(1011, "internal error")
+        await edge.close_failed(business, call.id)

@@ -38,7 +38,9 @@ class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (
         Index("ix_calls_business_started", "business_id", "started_at"),
-        Index("ix_calls_business_carrier_id", "business_id", "carrier", "carrier_call_id"),
+        # unique: a redelivered carrier webhook finds its call instead of making another
+        Index("ix_calls_business_carrier_id", "business_id", "carrier", "carrier_call_id",
+              unique=True),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy import text as sql_text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.store.models import Booking, Call, CallEventRow, Message, Turn
@@ -183,6 +184,24 @@ class BusinessStore:
             session.add(row)
             session.flush()
             return _call(row)
+
+    def open_carrier_call(
+        self, from_number: str, to_number: str, *, carrier: str, carrier_call_id: str
+    ) -> tuple[CallRecord, bool]:
+        """The ringing call for a carrier's id: created now (True), or the one an earlier
+        delivery of the same webhook created (False). Carriers redeliver webhooks; the
+        unique index on the carrier id settles two deliveries racing each other."""
+        existing = self.find_call_by_carrier_id(carrier, carrier_call_id)
+        if existing is not None:
+            return existing, False
+        try:
+            return self.create_call(from_number, to_number, carrier=carrier,
+                                    carrier_call_id=carrier_call_id, status="ringing"), True
+        except IntegrityError:
+            found = self.find_call_by_carrier_id(carrier, carrier_call_id)
+            if found is None:
+                raise
+            return found, False
 
     def claim_call(self, call_id: str, *, expected: str = "ringing", new: str = "active") -> bool:
         """Move the call from ``expected`` to ``new`` if nobody else has; True if we did.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from frontdesk.profile import Profile
@@ -40,6 +40,7 @@ class IncomingCall:
     profile: Profile
     call: CallRecord
     ticket: str
+    created: bool  # False: a redelivered webhook for a call we already have
 
 
 @dataclass
@@ -85,21 +86,23 @@ class CarrierEdge:
             log.warning("%s call %s to unknown number", carrier, carrier_call_id)
             return None
         business = self.runtime.store.for_business(profile.business.id)
-        call = await asyncio.to_thread(
-            business.find_call_by_carrier_id, carrier, carrier_call_id)
-        if call is None:
-            call = await asyncio.to_thread(
-                business.create_call, from_number, to_number, carrier=carrier,
-                carrier_call_id=carrier_call_id, status="ringing")
+        call, created = await asyncio.to_thread(
+            business.open_carrier_call, from_number, to_number, carrier=carrier,
+            carrier_call_id=carrier_call_id)
+        if created:
             await asyncio.to_thread(business.add_call_event, call.id, "carrier.incoming",
                                     details)
         ticket = StreamTicket(profile.business.id, call.id).mint(self.secret(carrier))
-        return IncomingCall(business, profile, call, ticket)
+        return IncomingCall(business, profile, call, ticket, created)
 
     async def twilio_voice(self, params: dict[str, str]) -> str:
         """TwiML for Twilio's voice webhook."""
+        # an outbound call we placed (a callback) rings the webhook too, from our number
+        ours, theirs = params.get("To", ""), params.get("From", "")
+        if params.get("Direction", "").startswith("outbound"):
+            ours, theirs = theirs, ours
         incoming = await self.incoming(
-            "twilio", params.get("CallSid", ""), params.get("From", ""), params.get("To", ""),
+            "twilio", params.get("CallSid", ""), theirs, ours,
             _details(params, "Direction", "CallerName", "StirVerstat", "FromState"))
         if incoming is None:
             return twiml.not_in_service()
@@ -111,6 +114,25 @@ class CarrierEdge:
             fallback_caller_id=incoming.call.to_number,
         )
 
+    async def telnyx_answered(self, payload: dict[str, Any]) -> None:
+        """Our outbound call was picked up: stream it to us like an incoming one."""
+        if payload.get("direction") != "outgoing" or self.telnyx is None:
+            return
+        control_id = str(payload.get("call_control_id", ""))
+        placed = await self.incoming(
+            "telnyx", control_id, str(payload.get("to", "")), str(payload.get("from", "")),
+            {"direction": "outgoing"})
+        if placed is None or not placed.created:
+            return
+        try:
+            await self.telnyx.start_stream(control_id,
+                                           stream_url=self.stream_url("telnyx", placed.ticket))
+        except CarrierActionError as error:
+            log.warning("telnyx stream start for %s failed: %s", control_id, error)
+            await asyncio.to_thread(placed.business.add_call_event, placed.call.id,
+                                    "carrier.stream_failed",
+                                    {"status": error.status, "retryable": error.retryable})
+
     async def telnyx_initiated(self, payload: dict[str, Any]) -> None:
         """Answer an incoming Telnyx call with a bidirectional stream to us."""
         if payload.get("direction") != "incoming" or self.telnyx is None:
@@ -119,6 +141,8 @@ class CarrierEdge:
         incoming = await self.incoming(
             "telnyx", control_id, str(payload.get("from", "")), str(payload.get("to", "")),
             {"call_session_id": payload.get("call_session_id")})
+        if incoming is not None and not incoming.created:
+            return  # a redelivery: the first delivery answered it
         try:
             if incoming is None:
                 await self.telnyx.hangup(control_id)
@@ -174,11 +198,19 @@ class CarrierEdge:
         if self.runtime.registry.get_by_id(ticket.business_id) is None:
             raise StreamRefused("unknown business")
         business = self.runtime.store.for_business(ticket.business_id)
-        claimed = await asyncio.to_thread(business.claim_call, ticket.call_id)
         call = await asyncio.to_thread(business.get_call, ticket.call_id)
-        if not claimed or call is None or call.carrier != carrier:
-            raise StreamRefused("stream ticket already used or unknown")
-        return business, call
+        if call is None or call.carrier != carrier:
+            raise StreamRefused("stream ticket names no call of this carrier")
+        if not await asyncio.to_thread(business.claim_call, ticket.call_id):
+            raise StreamRefused("stream ticket already used")
+        return business, replace(call, status="active")
+
+    async def close_failed(self, business: BusinessStore, call_id: str) -> None:
+        """A media session crashed: its row must not stay ``active`` for ever."""
+        call = await asyncio.to_thread(business.get_call, call_id)
+        if call is not None and call.ended_at is None:
+            await asyncio.to_thread(business.end_call, call_id, status="failed",
+                                    outcome=call.outcome or "none", end_reason="error")
 
     def actions_for(self, carrier: str) -> TwilioActions | TelnyxActions | None:
         return self.twilio if carrier == "twilio" else self.telnyx

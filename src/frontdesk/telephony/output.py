@@ -62,6 +62,7 @@ class CarrierOutput:
         self._mark_seq = 0
         self._marked = 0  # frames covered by the newest mark sent
         self._heard = asyncio.Event()
+        self._closed = asyncio.Event()
         self.written = 0  # engine frames handed to the carrier (minus cleared ones)
         self.confirmed = 0  # frames the carrier reported as played
         self.clears = 0
@@ -70,6 +71,8 @@ class CarrierOutput:
         return self._clock() if self._clock else asyncio.get_running_loop().time()
 
     async def write(self, frame: bytes) -> None:
+        if self._closed.is_set():
+            await asyncio.Future()  # the line is gone: wait to be cancelled, claim nothing
         now = self._now()
         if self._next_due is None or self._next_due < now:
             self._next_due = now  # the line was idle: this frame plays now
@@ -82,9 +85,18 @@ class CarrierOutput:
         if self.written - self._marked >= self._mark_every:
             self._send_mark()
 
+    def close(self) -> None:
+        """The stream has stopped: send nothing more (the carrier would refuse it)."""
+        self._closed.set()
+        self._outgoing.clear()
+        self._heard.set()
+
     def clear(self) -> int:
         """Drop what the caller has not heard; return how many written frames that is."""
         unplayed = self.written - self.confirmed
+        if self._closed.is_set():
+            self.written = self.confirmed
+            return unplayed
         self._outgoing.clear()  # not sent yet: it never reaches the carrier
         self._outgoing.append(self._stream.clear())
         self._wake.set()
@@ -115,12 +127,12 @@ class CarrierOutput:
             self._send_mark()
         try:
             async with asyncio.timeout(timeout_s):
-                while self.confirmed < self.written:
+                while self.confirmed < self.written and not self._closed.is_set():
                     self._heard.clear()
                     await self._heard.wait()
         except TimeoutError:
             return False
-        return True
+        return self.confirmed >= self.written
 
     async def run_sender(self, send: Callable[[str], Awaitable[None]]) -> None:
         """Send queued messages in order until cancelled."""
@@ -138,5 +150,7 @@ class CarrierOutput:
         self._send(self._stream.mark(name))
 
     def _send(self, message: str) -> None:
+        if self._closed.is_set():
+            return
         self._outgoing.append(message)
         self._wake.set()

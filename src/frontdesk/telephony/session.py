@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from frontdesk.call.events import CallEnded, EndReason, TransferRequested
+from frontdesk.call.events import CallEnded, ClearAudio, EndReason, TransferRequested
 from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
 from frontdesk.runtime import Runtime
 from frontdesk.store import BusinessStore, CallRecord
@@ -98,6 +98,7 @@ class MediaSession:
             to_number=self.call.to_number, from_number=self.call.from_number,
             output=self.output, call_id=self.call.id)
         opened.bus.subscribe(TransferRequested, self._on_transfer)
+        opened.bus.subscribe(ClearAudio, self._on_clear)
         async with asyncio.TaskGroup() as tg:
             pump = tg.create_task(self._pump())
             sender = tg.create_task(self.output.run_sender(self.socket.send))
@@ -139,6 +140,7 @@ class MediaSession:
         while True:
             text = await self.socket.receive()
             if text is None:
+                self.output.close()
                 self._inbound.put_nowait(HangupIn(dropped=not self._stopped))
                 return
             try:
@@ -146,6 +148,7 @@ class MediaSession:
             except MediaProtocolError as error:
                 await self._protocol_error(error)
                 if error.fatal or self._bad > MAX_BAD_MESSAGES:
+                    self.output.close()
                     await self.socket.close(1008 if error.fatal else 1003, str(error.code))
                     self._inbound.put_nowait(HangupIn(dropped=True))
                     return
@@ -164,6 +167,7 @@ class MediaSession:
                 self.output.on_mark(name)
             case StreamStopped():
                 self._stopped = True
+                self.output.close()  # the caller is gone: nothing more can be played
                 self._inbound.put_nowait(HangupIn())
             case CarrierReported(code=code, title=title):
                 log.warning("call %s: carrier reported %s %s", self.call.id, code, title)
@@ -172,6 +176,9 @@ class MediaSession:
 
     def _on_transfer(self, event: TransferRequested) -> None:
         self._transfer_to = event.number
+
+    def _on_clear(self, _: ClearAudio) -> None:
+        self._transfer_to = None  # the caller spoke over the announcement: not transferred
 
     async def _finish(self, ended: CallEnded) -> None:
         """The agent ended the call: let the last words play, then act on the line."""

@@ -85,15 +85,17 @@ class TelnyxActions(CarrierActions):
         ``client_state`` is plain text; Telnyx requires base64, so it is encoded here and
         comes back (still base64) on every webhook of the call.
         """
-        body: dict[str, Any] = {
-            "stream_url": stream_url,
-            "stream_track": "inbound_track",
-            "stream_bidirectional_mode": "rtp",
-            "stream_bidirectional_codec": "PCMU",
-        }
+        body = _stream_body(stream_url)
         if client_state is not None:
             body["client_state"] = base64.b64encode(client_state.encode()).decode("ascii")
         await self._command("answer", call_control_id, body, command_id)
+
+    async def start_stream(
+        self, call_control_id: str, *, stream_url: str, command_id: str | None = None
+    ) -> None:
+        """Stream an already answered call (our outbound call, once the callee picked up)."""
+        await self._command("streaming_start", call_control_id, _stream_body(stream_url),
+                            command_id)
 
     async def transfer(
         self,
@@ -188,3 +190,14 @@ class TelnyxActions(CarrierActions):
                 message=f"answer has no 'data' object: {envelope!r}"[:300],
             )
         return data
+
+
+def _stream_body(stream_url: str) -> dict[str, Any]:
+    """A bidirectional PCMU stream: PCMU both ways, whatever codec the call itself uses."""
+    return {
+        "stream_url": stream_url,
+        "stream_track": "inbound_track",
+        "stream_bidirectional_mode": "rtp",
+        "stream_codec": "PCMU",
+        "stream_bidirectional_codec": "PCMU",
+    }

@@ -101,6 +101,13 @@ class TelnyxVerifier:
         self._seen.add(entry)
         heapq.heappush(self._expiry, entry)
 
+    def release(self, *, signature: str, timestamp: str) -> None:
+        """Forget an accepted delivery whose handling failed: if the carrier redelivers it
+        with the same headers, it is not a replay but the retry we asked for."""
+        sig = _b64(signature)
+        if sig is not None and _TIMESTAMP.fullmatch(timestamp):
+            self._seen.discard((int(timestamp), sig))
+
     def _forget(self, now: float) -> None:
         self._horizon = max(self._horizon, now - self._tolerance)
         while self._expiry and self._expiry[0][0] < self._horizon:

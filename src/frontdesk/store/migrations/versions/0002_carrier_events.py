@@ -38,7 +38,8 @@ def upgrade() -> None:
         for name, type_ in _CALL_COLUMNS:
             batch.add_column(sa.Column(name, type_, nullable=True))
     op.create_index(
-        "ix_calls_business_carrier_id", "calls", ["business_id", "carrier", "carrier_call_id"]
+        "ix_calls_business_carrier_id", "calls", ["business_id", "carrier", "carrier_call_id"],
+        unique=True,  # a redelivered webhook must find the call, not make a second one
     )
 
     op.create_table(
