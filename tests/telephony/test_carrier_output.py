@@ -104,3 +104,33 @@ async def test_drain_gives_up_when_the_carrier_never_confirms() -> None:
     output = _output()
     await output.write(FRAME)
     assert await output.drain(timeout_s=0.01) is False
+
+
+async def test_audio_is_paced_at_most_two_frames_ahead_of_the_line() -> None:
+    now = [100.0]
+    output = CarrierOutput(Wire(), PhoneAudio(), lead_frames=2, mark_every=5,
+                           clock=lambda: now[0])
+    for _ in range(3):  # the frame playing now and two ahead: no wait
+        await output.write(FRAME)
+    fourth = asyncio.create_task(output.write(FRAME))
+    await asyncio.sleep(0)
+    assert not fourth.done() and output.written == 3  # it waits for the line
+    fourth.cancel()
+    now[0] += 1.0  # the line ran dry meanwhile: the next frame starts a new run at once
+    await output.write(FRAME)
+    assert output.written == 4
+
+
+async def test_a_closed_output_sends_nothing_and_claims_nothing() -> None:
+    output = _output()
+    for _ in range(6):
+        await output.write(FRAME)
+    await _sent(output)
+    output.close()
+    assert output.clear() == 6
+    blocked = asyncio.create_task(output.write(FRAME))
+    await asyncio.sleep(0)
+    assert not blocked.done() and output.written == 0
+    blocked.cancel()
+    assert await _sent(output) == []
+    assert await output.drain(timeout_s=5) is True  # nothing left that could be heard
