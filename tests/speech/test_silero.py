@@ -88,10 +88,32 @@ def test_streaming_matches_faster_whisper_batched_reference(oil_change_pcm: byte
     samples = np.frombuffer(oil_change_pcm, dtype="<i2").astype(np.float32) / 32768
     samples = samples[: len(samples) // 512 * 512]
     reference = np.asarray(SileroVADModel(str(silero._model_path()))(samples)).reshape(-1)
-    vad = SileroVAD()
+    vad = SileroVAD(quiet_dbfs=None)
     streamed = [
         vad.speech_probability(float_to_pcm16(samples[i : i + 512]))
         for i in range(0, len(samples), 512)
     ]
     assert len(streamed) == len(reference) > 50
     np.testing.assert_allclose(streamed, reference, atol=1e-4)
+
+
+def test_quiet_frames_skip_the_model_and_speech_after_them_is_still_heard(
+    oil_change_pcm: bytes,
+) -> None:
+    rng = np.random.default_rng(7)
+    hiss = float_to_pcm16(rng.standard_normal(16000) * 10 ** (-70 / 20))  # line noise
+    vad = SileroVAD()
+    calls = 0
+    run = vad._run
+
+    def counted(window: np.ndarray) -> float:
+        nonlocal calls
+        calls += 1
+        return run(window)
+
+    vad._run = counted  # type: ignore[method-assign]
+    assert max(_probs(vad, hiss)) == 0.0 and calls == 0
+    frames = split_frames(oil_change_pcm)
+    probs = np.array([vad.speech_probability(f) for f in frames])
+    voiced = np.array([frame_dbfs(f) > -35 for f in frames])
+    assert calls > 0 and (probs[voiced] > 0.5).mean() > 0.7
