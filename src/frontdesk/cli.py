@@ -106,7 +106,7 @@ def serve(
         enabled = [name for name in ("twilio", "telnyx") if getattr(carriers, name)]
         typer.echo(f"frontdesk: carriers {', '.join(enabled)} at {carriers.public_url}")
     uvicorn.run(create_app(runtime, edge), host=host, port=port, log_level="info",
-                ws_max_size=WS_MAX_MESSAGE_BYTES)
+                ws_max_size=WS_MAX_MESSAGE_BYTES, ws_per_message_deflate=False)
 
 
 @app.command()

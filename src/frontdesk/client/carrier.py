@@ -154,7 +154,7 @@ class _Line:
 
     async def stream(self, url: str, headers: dict[str, str], opening: list[str],
                      inbound: AsyncIterator[Inbound]) -> CallEnded:
-        async with websockets.connect(url, additional_headers=headers) as ws:
+        async with websockets.connect(url, additional_headers=headers, compression=None) as ws:
             for message in opening:
                 await ws.send(message)
             async with asyncio.TaskGroup() as tg:

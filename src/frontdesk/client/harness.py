@@ -42,7 +42,8 @@ async def serve(make_app: Callable[[str], FastAPI]) -> AsyncIterator[str]:
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(make_app(base_url), log_level="warning",
                                            lifespan="on", ws_ping_interval=None,
-                                           ws_max_size=WS_MAX_MESSAGE_BYTES))
+                                           ws_max_size=WS_MAX_MESSAGE_BYTES,
+                                           ws_per_message_deflate=False))
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(server.serve(sockets=[listener]))

@@ -182,6 +182,45 @@ def load_message(text: str | bytes) -> dict[str, object]:
     return data
 
 
+def _count(value: object) -> int:
+    """What :meth:`Fields.number` accepts, as an int; -1 for anything else (no error
+    built: this runs for every frame)."""
+    if type(value) is str:
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else -1
+    return value if type(value) is int and 0 <= value < 10**18 else -1
+
+
+def media_fields(data: Mapping[str, object], sequence_key: str) -> MediaReceived:
+    """The ``media`` message, the one that comes 50 times a second per call.
+
+    The well-formed shape is read with plain dict lookups; anything unusual goes the
+    :class:`Fields` way, which names the field at fault (and raises)."""
+    media = data.get("media")
+    if type(media) is dict:
+        payload, track = media.get("payload"), media.get("track")
+        raw_chunk, raw_stamp = media.get("chunk"), media.get("timestamp")
+        seq = _count(data.get(sequence_key))
+        chunk = None if raw_chunk is None else _count(raw_chunk)
+        stamp = None if raw_stamp is None else _count(raw_stamp)
+        if (type(payload) is str and seq >= 0 and chunk != -1 and stamp != -1
+                and (track is None or (type(track) is str and track))):
+            try:
+                audio = binascii.a2b_base64(payload.encode("ascii"), strict_mode=True)
+            except (ValueError, binascii.Error):
+                pass  # the slow path below says why
+            else:
+                return MediaReceived(audio, seq, chunk, stamp, track)
+    msg = Fields(data, "message")
+    fields = msg.child("media")
+    return MediaReceived(
+        payload=fields.payload("payload"),
+        sequence=msg.number(sequence_key),
+        chunk=fields.opt_number("chunk"),
+        timestamp_ms=fields.opt_number("timestamp"),
+        track=fields.opt_text("track"),
+    )
+
+
 class Fields:
     """Typed reads from one JSON object, raising ``MediaProtocolError`` with a path.
 

@@ -41,6 +41,7 @@ from frontdesk.telephony.media import (
     check_format,
     check_transition,
     load_message,
+    media_fields,
 )
 
 _ULAW = frozenset({"pcmu"})
@@ -125,14 +126,7 @@ class TelnyxMediaStream:
         check_transition(self.state, event)
         if event == "media":
             self._check_stream(msg)
-            media = msg.child("media")
-            frame = MediaReceived(
-                payload=media.payload("payload"),
-                sequence=msg.number("sequence_number"),
-                chunk=media.opt_number("chunk"),
-                timestamp_ms=media.opt_number("timestamp"),
-                track=media.opt_text("track"),
-            )
+            frame = media_fields(data, "sequence_number")
             return self._reorder.push(frame.sequence, frame)
         if event == "start":
             return [self._start(Fields(data, "start message", fatal=True))]

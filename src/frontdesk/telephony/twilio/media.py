@@ -19,7 +19,6 @@ from frontdesk.telephony.media import (
     LocalStreamError,
     MarkReceived,
     MediaProtocolError,
-    MediaReceived,
     StreamConnected,
     StreamEvent,
     StreamStarted,
@@ -28,6 +27,7 @@ from frontdesk.telephony.media import (
     check_format,
     check_transition,
     load_message,
+    media_fields,
 )
 
 _ULAW = frozenset({"audio/x-mulaw"})
@@ -50,16 +50,7 @@ class TwilioMediaStream:
         check_transition(self.state, event)
         if event == "media":  # first: 50 of these a second
             self._check_stream(msg)
-            media = msg.child("media")
-            return [
-                MediaReceived(
-                    payload=media.payload("payload"),
-                    sequence=msg.number("sequenceNumber"),
-                    chunk=media.opt_number("chunk"),
-                    timestamp_ms=media.opt_number("timestamp"),
-                    track=media.opt_text("track"),
-                )
-            ]
+            return [media_fields(data, "sequenceNumber")]
         if event == "start":
             return [self._start(Fields(data, "start message", fatal=True))]
         if event == "connected":
