@@ -3,6 +3,7 @@
     python bench/latency.py                 # real local models (whisper, piper, silero)
     python bench/latency.py --stub          # stub providers with fixed delays
     python bench/latency.py --stub --stt-ms 100 --brain-ms 50 --token-ms 20 --tts-ms 80
+    python bench/latency.py --stub --carrier twilio --calls 5   # + the carrier path
 
 Latency is measured by the caller on a real-time in-memory line: from the caller's last
 speech frame sent to the first agent audio frame received. The engine's own spans are
@@ -11,26 +12,38 @@ overhead is what remains: latency - endpoint wait - unhidden STT delay - time fo
 to stream its first phrase (first-text delay + one token delay per further word) - TTS
 first-audio delay. The STT delay is hidden when the speculative pass, started at the first
 pause, finishes before the end-of-turn decision.
+
+``--carrier twilio`` (or ``telnyx``) also places every call through the carrier emulator:
+frontdesk on a real uvicorn on loopback, the call placed as the carrier does (signed
+webhook, media WebSocket, 20 ms μ-law frames, marks, REST hang-up), the caller measuring
+on its side of that line. Direct and carrier calls alternate in one invocation with the
+same providers and the same brain (in stub mode the same stub brain on both paths), so
+the difference between the two is what the carrier path adds; it is reported under
+``carrier_overhead_ms`` (target: at most 30 ms at p95). The top-level figures stay those of
+the direct path.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
-import os
-import platform
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from _carrier_path import CarrierRun, carrier_call, paired
+from _stats import machine, summary
+from frontdesk.brain.base import Brain
 from frontdesk.brain.stub import StubBrain
 from frontdesk.call.events import CallerTranscript, TurnMetrics
 from frontdesk.call.phrases import PhraseChunker
-from frontdesk.client.caller import CallReport
+from frontdesk.client.caller import CallerLine, CallReport
 from frontdesk.profile import (
+    Profile,
     ProfileRegistry,
     example_profile_text,
     load_profile,
@@ -61,6 +74,7 @@ SCRIPT = [
 ]
 NOW = "2026-11-25T10:00:00-06:00"
 STUB_REPLIES = [f"Sure. This is reply {i}, and a second clause follows it." for i in range(10)]
+CARRIER_OVERHEAD_TARGET_MS = 30.0
 
 
 def words_to_first_phrase(reply: str) -> int:
@@ -72,24 +86,22 @@ def words_to_first_phrase(reply: str) -> int:
     return len(reply.split(" "))
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo), 1)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": percentile(values, 0.5), "p95": percentile(values, 0.95),
-            "p99": percentile(values, 0.99), "max": round(max(values), 1) if values else 0.0}
-
-
 def pinned_clock() -> Callable[[], datetime]:
     """The business clock starts at NOW (a Wednesday morning) and runs in real time."""
     start, began = datetime.fromisoformat(NOW), datetime.now(UTC)
     return lambda: start + (datetime.now(UTC) - began)
+
+
+async def direct_call(profile: Profile, speech: Speech, lines: Sequence[CallerLine],
+                      brain: Brain | None) -> CallReport:
+    """One call on the in-process line, on a fresh store: the same slots are free."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{tmp}/bench.db")
+        runtime = Runtime(ProfileRegistry([profile]), store, speech, now=pinned_clock())
+        _, report = await place_call(runtime, lines, brain=brain,
+                                     to_number=profile.business.phone_numbers[0])
+        store.close()
+    return report
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,20 +118,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         tts=StubTTS(args.tts_ms), new_vad=EnergyVAD)
     else:
         speech = Speech.from_settings(settings)
+    # the carrier path gets its own scripted STT (the script is consumed per transcript);
+    # real models are shared, they hold no per-call state
+    carrier_speech = (dataclasses.replace(speech, stt=StubSTT(args.stt_ms, SCRIPT * args.calls))
+                      if args.stub else speech)
     voice = caller_voice("stub" if args.stub else "piper")
     lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)
     speech.warmup()
+
+    def new_brain() -> Brain | None:
+        return (StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
+                if args.stub else None)
+
     reports: list[CallReport] = []
-    for _ in range(args.calls):  # each call on a fresh store: the same slots are free
-        brain = (StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
-                 if args.stub else None)
-        with tempfile.TemporaryDirectory() as tmp:
-            store = open_store(f"sqlite:///{tmp}/bench.db")
-            runtime = Runtime(ProfileRegistry([profile]), store, speech, now=pinned_clock())
-            _, report = await place_call(runtime, lines, brain=brain,
-                                         to_number=profile.business.phone_numbers[0])
-            store.close()
-        reports.append(report)
+    carrier_runs: list[CarrierRun] = []
+    for _ in range(args.calls):  # alternate the paths, so drift hits both alike
+        reports.append(await direct_call(profile, speech, lines, new_brain()))
+        if args.carrier:
+            carrier_runs.append(await carrier_call(args.carrier, profile, carrier_speech, lines,
+                                                   brain=new_brain, now=pinned_clock()))
     report = CallReport(events=[e for r in reports for e in r.events],
                         latencies_ms=[v for r in reports for v in r.latencies_ms])
     metrics = [e for e in report.events if isinstance(e, TurnMetrics) and e.latency_ms]
@@ -131,8 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "bench": "latency",
         "mode": "stub" if args.stub else "real",
         "date": datetime.now(UTC).date().isoformat(),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": machine(),
         "calls": args.calls,
         "turns": len(report.latencies_ms),
         "voice_to_voice_ms": summary(report.latencies_ms),
@@ -143,6 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "budget_ms": settings.budget_ms,
         "over_budget_turns": sum(1 for v in report.latencies_ms if v > settings.budget_ms),
     }
+    fixed: float | None = None
     if args.stub:
         hidden = settings.endpoint_silence_ms - settings.speculative_pause_ms
         first_phrase = args.brain_ms + args.token_ms * (words_to_first_phrase(STUB_REPLIES[0]) - 1)
@@ -152,7 +169,69 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["stub_delays_ms"] = {"stt_final": args.stt_ms, "brain_first_text": args.brain_ms,
                                     "brain_token": args.token_ms, "tts_first_audio": args.tts_ms}
         result["engine_overhead_ms"] = summary(overhead)
+    if args.carrier:
+        result.update(compare(args.carrier, reports, carrier_runs, fixed, settings.budget_ms))
     return result
+
+
+def _engine_ms(report: CallReport) -> list[float]:
+    return [e.latency_ms for e in report.events if isinstance(e, TurnMetrics) and e.latency_ms]
+
+
+def compare(carrier: str, reports: Sequence[CallReport], runs: Sequence[CarrierRun],
+            fixed: float | None, budget_ms: float) -> dict[str, Any]:
+    """The carrier path's figures, and what it adds over the direct path.
+
+    ``engine`` is the latency the engine measured itself (last caller speech it heard to
+    its first frame written); ``transport`` is what the caller measured on top of that.
+    Their split says whether the carrier's cost lies in the engine (e.g. endpointing on
+    phone-band audio) or on the wire (codec, resampler delay, WebSocket, playback queue).
+    """
+    caller = [v for r in runs for v in r.caller_ms]
+    engine_per_call = [[t.latency_ms for t in r.turns if t.latency_ms] for r in runs]
+    engine = [v for call in engine_per_call for v in call]
+    stages: dict[str, list[float]] = {}
+    for r in runs:
+        for t in r.turns:
+            if t.latency_ms:
+                for stage, ms in t.spans.items():
+                    stages.setdefault(stage, []).append(ms)
+    direct_caller = [v for r in reports for v in r.latencies_ms]
+    direct_engine_per_call = [_engine_ms(r) for r in reports]
+    path: dict[str, Any] = {
+        "path": carrier,
+        "calls": len(runs),
+        "turns": len(caller),
+        "voice_to_voice_ms": summary(caller),
+        "engine_latency_ms": summary(engine),
+        "stages_ms": {k: summary(v) for k, v in stages.items()},
+        "transport_ms": summary(paired(engine_per_call, [r.caller_ms for r in runs])),
+        "statuses": [r.status for r in runs],
+        "outcomes": [r.outcome for r in runs],
+        "clears": sum(r.clears for r in runs),
+        "marks_echoed": sum(r.marks_echoed for r in runs),
+        "hung_up_by_agent": sum(1 for r in runs if r.hung_up_by_agent),
+        "over_budget_turns": sum(1 for v in caller if v > budget_ms),
+    }
+    if fixed is not None:
+        path["engine_overhead_ms"] = summary(
+            [t.latency_ms - t.spans.get("endpoint", 0.0) - fixed
+             for r in runs for t in r.turns if t.latency_ms])
+    direct, via = summary(direct_caller), path["voice_to_voice_ms"]
+    delta = {q: round(via[q] - direct[q], 1) for q in ("p50", "p95", "max")}
+    engine_direct, engine_via = summary([v for c in direct_engine_per_call for v in c]), \
+        path["engine_latency_ms"]
+    overhead: dict[str, Any] = {
+        "voice_to_voice": delta,
+        "per_turn": summary(paired([r.latencies_ms for r in reports],
+                                   [r.caller_ms for r in runs])),
+        "engine": {q: round(engine_via[q] - engine_direct[q], 1) for q in ("p50", "p95")},
+        "direct_transport_ms": summary(paired(direct_engine_per_call,
+                                              [r.latencies_ms for r in reports])),
+        "target_p95_ms": CARRIER_OVERHEAD_TARGET_MS,
+        "meets_target": delta["p95"] <= CARRIER_OVERHEAD_TARGET_MS,
+    }
+    return {"carrier": path, "carrier_overhead_ms": overhead}
 
 
 def main() -> None:
@@ -161,7 +240,10 @@ def main() -> None:
     parser.add_argument("--stub", action="store_true", help="stub providers, fixed delays")
     parser.add_argument("--profile", help="business profile YAML (default: the example shop); "
                         "its engine section sets endpointing and the stub delays")
-    parser.add_argument("--calls", type=int, default=1, help="scripted calls to run")
+    parser.add_argument("--calls", type=int, default=1, help="scripted calls to run (per path)")
+    parser.add_argument("--carrier", choices=["twilio", "telnyx"], default=None,
+                        help="also place each call through this carrier's emulator, and "
+                        "report the carrier path and its overhead over the direct path")
     parser.add_argument("--stt-ms", type=float, default=None)
     parser.add_argument("--brain-ms", type=float, default=None)
     parser.add_argument("--token-ms", type=float, default=None)

@@ -71,8 +71,9 @@ class Dial:
 class _Line:
     """The shared carrier line: playback queue, marks, clear, the socket's send queue."""
 
-    def __init__(self, dial: Dial) -> None:
+    def __init__(self, dial: Dial, http: httpx.AsyncClient | None = None) -> None:
         self.dial = dial
+        self.http = http  # one client for many emulated calls (each new one costs ~20 ms)
         self.log = LineLog()
         self.codec = PhoneAudio()
         self._playback: collections.deque[bytes | str] = collections.deque()  # frame | mark
@@ -81,6 +82,12 @@ class _Line:
         self._ended = asyncio.Event()
         self.ended_reason = EndReason.CALLER_HANGUP
         self._run = 0  # frames played since the agent's audio last ran dry
+
+    async def post(self, url: str, body: str | bytes, headers: dict[str, str]) -> httpx.Response:
+        if self.http is not None:
+            return await self.http.post(url, content=body, headers=headers)
+        async with httpx.AsyncClient() as http:
+            return await http.post(url, content=body, headers=headers)
 
     # the ScriptedCaller's seams
     def subscribe_all(self, listener: Callable[[CallEvent], None]) -> None:
@@ -196,8 +203,8 @@ class _Line:
 
 class TwilioEmulator(_Line):
     def __init__(self, dial: Dial, *, account_sid: str, auth_token: str,
-                 api: CarrierApi | None = None) -> None:
-        super().__init__(dial)
+                 api: CarrierApi | None = None, http: httpx.AsyncClient | None = None) -> None:
+        super().__init__(dial, http)
         self.account_sid, self.auth_token, self.api = account_sid, auth_token, api
         self.call_sid = "CA" + secrets.token_hex(16)
         self.stream_sid = "MZ" + secrets.token_hex(16)
@@ -219,7 +226,7 @@ class TwilioEmulator(_Line):
             return ended
         if self.api is not None:
             self.api.register_call(self.call_sid)
-            self.api.on_action = self._on_rest
+            self.api.call_hooks.append(self._on_rest)
         headers = {"X-Twilio-Signature": twilio_signature.compute_signature(
             self.auth_token, stream_url)}
         opening = [
@@ -232,7 +239,12 @@ class TwilioEmulator(_Line):
                                   "mediaFormat": {"encoding": "audio/x-mulaw",
                                                   "sampleRate": 8000, "channels": 1}}}),
         ]
-        ended = await self.stream(local_url(stream_url, self.dial), headers, opening, inbound)
+        try:
+            ended = await self.stream(local_url(stream_url, self.dial), headers, opening,
+                                      inbound)
+        finally:
+            if self.api is not None:
+                self.api.call_hooks.remove(self._on_rest)
         duration = str(round(time.monotonic() - started))
         await self.post_form("/twilio/status", {**params, "CallStatus": "completed",
                                                 "CallDuration": duration})
@@ -242,11 +254,10 @@ class TwilioEmulator(_Line):
         body = urlencode(params)
         signature = twilio_signature.compute_signature(
             self.auth_token, self.dial.public_url + path, sorted(params.items()))
-        async with httpx.AsyncClient() as http:
-            response = await http.post(
-                self.dial.server_url + path, content=body,
-                headers={"X-Twilio-Signature": signature,
-                         "Content-Type": "application/x-www-form-urlencoded"})
+        response = await self.post(
+            self.dial.server_url + path, body,
+            {"X-Twilio-Signature": signature,
+             "Content-Type": "application/x-www-form-urlencoded"})
         if response.status_code >= 400:
             raise EmulatorError(f"{path} answered {response.status_code}")
         return response
@@ -295,8 +306,8 @@ class TwilioEmulator(_Line):
 
 class TelnyxEmulator(_Line):
     def __init__(self, dial: Dial, *, private_key: Ed25519PrivateKey, api: CarrierApi,
-                 swap_media: bool = False) -> None:
-        super().__init__(dial)
+                 swap_media: bool = False, http: httpx.AsyncClient | None = None) -> None:
+        super().__init__(dial, http)
         self.private_key, self.api = private_key, api
         self.call_control_id = "v3:" + secrets.token_urlsafe(24)
         self.stream_id = str(uuid.uuid4())
@@ -320,7 +331,7 @@ class TelnyxEmulator(_Line):
             elif request.path.endswith("/actions/hangup"):
                 self.end_stream(by_agent=True)
 
-        self.api.on_action = on_rest
+        self.api.call_hooks.append(on_rest)
         started = time.time()
         await self.post_event("call.initiated", {"direction": "incoming", "state": "parked"})
         answer = await asyncio.wait_for(answered, 10)
@@ -336,7 +347,10 @@ class TelnyxEmulator(_Line):
                                   "media_format": {"encoding": "PCMU", "sample_rate": 8000,
                                                    "channels": 1}}}),
         ]
-        ended = await self.stream(local_url(stream_url, self.dial), {}, opening, inbound)
+        try:
+            ended = await self.stream(local_url(stream_url, self.dial), {}, opening, inbound)
+        finally:
+            self.api.call_hooks.remove(on_rest)
         await self.post_event("call.hangup", {
             "hangup_cause": "normal_clearing",
             "start_time": _iso(started), "end_time": _iso(time.time())})
@@ -349,12 +363,10 @@ class TelnyxEmulator(_Line):
                                     "occurred_at": _iso(time.time()), "payload": payload,
                                     "record_type": "event"}}).encode()
         stamp = int(time.time())
-        async with httpx.AsyncClient() as http:
-            response = await http.post(
-                self.dial.server_url + "/telnyx/webhook", content=body,
-                headers={"telnyx-signature-ed25519": telnyx_signature.sign(
-                    self.private_key, body, stamp), "telnyx-timestamp": str(stamp),
-                    "content-type": "application/json"})
+        response = await self.post(
+            self.dial.server_url + "/telnyx/webhook", body,
+            {"telnyx-signature-ed25519": telnyx_signature.sign(self.private_key, body, stamp),
+             "telnyx-timestamp": str(stamp), "content-type": "application/json"})
         if response.status_code >= 400:
             raise EmulatorError(f"/telnyx/webhook answered {response.status_code}")
         return response

@@ -142,6 +142,8 @@ class CarrierApi:
         # (not for refused, failed or duplicate requests). Keep it short: the client is
         # waiting, so it must not wait for anything the client does after its answer.
         self.on_action: Callable[[RecordedRequest], Awaitable[None]] | None = None
+        # one hook per emulated call (each filters by its call id): many calls at once
+        self.call_hooks: list[Callable[[RecordedRequest], Awaitable[None]]] = []
         self.hook_errors: list[Exception] = []
         self._calls: dict[str, tuple[str, str]] = {}  # live call id -> (from, to)
         self._ended: set[str] = set()
@@ -250,12 +252,12 @@ class CarrierApi:
         return request
 
     async def _applied(self, request: RecordedRequest) -> None:
-        if self.on_action is None:
-            return
-        try:
-            await self.on_action(request)
-        except Exception as exc:  # an emulator bug: surfaced when the server stops
-            self.hook_errors.append(exc)
+        hooks = [*self.call_hooks, *([self.on_action] if self.on_action else [])]
+        for hook in hooks:
+            try:
+                await hook(request)
+            except Exception as exc:  # an emulator bug: surfaced when the server stops
+                self.hook_errors.append(exc)
 
     # -- Twilio ------------------------------------------------------------------------------
 

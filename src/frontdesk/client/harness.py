@@ -16,6 +16,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
@@ -61,6 +62,7 @@ class CarrierHarness:
     api: CarrierApi
     settings: CarrierSettings
     telnyx_key: Ed25519PrivateKey
+    http: httpx.AsyncClient  # shared by the emulators' webhook requests
 
     def dial(self, to_number: str, from_number: str = "+15125550123") -> Dial:
         return Dial(server_url=self.base_url, public_url=self.settings.public_url,
@@ -70,12 +72,13 @@ class CarrierHarness:
         assert self.settings.twilio is not None
         return TwilioEmulator(self.dial(to_number, from_number),
                               account_sid=self.settings.twilio.account_sid,
-                              auth_token=self.settings.twilio.auth_token, api=self.api)
+                              auth_token=self.settings.twilio.auth_token, api=self.api,
+                              http=self.http)
 
     def telnyx(self, to_number: str, from_number: str = "+15125550123", *,
                swap_media: bool = False) -> TelnyxEmulator:
         return TelnyxEmulator(self.dial(to_number, from_number), private_key=self.telnyx_key,
-                              api=self.api, swap_media=swap_media)
+                              api=self.api, swap_media=swap_media, http=self.http)
 
 
 @contextlib.asynccontextmanager
@@ -98,5 +101,5 @@ async def carrier_harness(runtime: Runtime) -> AsyncIterator[CarrierHarness]:
             made.append(settings)
             return create_app(runtime, CarrierEdge.build(runtime, settings))
 
-        async with serve(make_app) as base_url:
-            yield CarrierHarness(base_url, fake.api, made[0], telnyx_key)
+        async with serve(make_app) as base_url, httpx.AsyncClient() as http:
+            yield CarrierHarness(base_url, fake.api, made[0], telnyx_key, http)

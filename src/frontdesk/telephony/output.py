@@ -83,6 +83,8 @@ class CarrierOutput:
             # wake-up and one message per ~60 ms instead of per 20 ms: the CPU cost of a
             # call is mostly per message)
             await asyncio.sleep(self._next_due - now - _FRAME_S)
+            if self._closed.is_set():  # the caller hung up while we waited
+                await asyncio.Future()
         self._next_due += _FRAME_S
         self._send(self._codec.encode(frame))
         self.written += 1
@@ -153,6 +155,8 @@ class CarrierOutput:
                 await send(item)
 
     def _send_mark(self) -> None:
+        if self._closed.is_set():
+            return
         self._mark_seq += 1
         name = f"fd-{self._mark_seq}"
         self._marks[name] = self.written
