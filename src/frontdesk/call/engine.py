@@ -191,6 +191,7 @@ class Call:
         self._end_reason = reason
         if reason in (EndReason.CALLER_HANGUP, EndReason.DROPPED):
             self._move(TurnEvent.HANGUP)
+            self._cancel_reply()  # nobody is listening: stop the reply now, not later
         else:
             self._move(TurnEvent.AGENT_HANGUP)
         self._ended.set()
@@ -409,7 +410,10 @@ class Call:
                         assert_never(item)
 
     def _on_first_frame(self) -> None:
-        self._move(TurnEvent.FIRST_AUDIO)
+        # a reply woken in the same loop step as the hang-up may get here before its
+        # cancellation lands: the call is over, there is no state left to change
+        if self.machine.state is not TurnState.ENDED:
+            self._move(TurnEvent.FIRST_AUDIO)
 
     def _turn_done(self, playout: Playout, clock: TurnClock, *, interrupted: bool) -> None:
         """Publish the turn as the caller experienced it (the recorder stores it)."""
