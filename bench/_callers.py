@@ -1,14 +1,11 @@
 """The caller side of ``concurrency.py``: many emulated Twilio calls in one process.
 
 Each call is a :class:`TwilioEmulator` driven by a :class:`ScriptedCaller` that takes
-turns by ear, exactly as in the single-call tests. Two things are added for load:
+turns by ear, exactly as in the single-call tests; every emulator posts its webhooks
+through one shared HTTP client (a new client costs ~24 ms of CPU, and 100+ calls start
+within two seconds) and hooks itself into the fake REST API for its own call. Added
+for load:
 
-* one :class:`RestRouter` owns the fake REST API's action hook and hands each request to
-  the emulator of the call it names (an emulator given the API would set the one hook
-  for itself, and concurrent calls would steal it from each other);
-* one shared HTTP client for the webhooks: the emulator builds an ``httpx.AsyncClient``
-  per request, ~24 ms of CPU each (its SSL context), and with 100+ calls starting or
-  ending within two seconds that alone saturates the callers' core;
 * a deadline: the caller hangs up (Twilio ``stop``) once the call has lasted its fixed
   length, whatever the script still holds.
 
@@ -23,7 +20,6 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 import httpx
 
@@ -31,55 +27,11 @@ from frontdesk.audio import FRAME_MS, frame_dbfs
 from frontdesk.call.events import CallEnded, EndReason
 from frontdesk.call.inbound import HangupIn, Inbound
 from frontdesk.client.caller import CallerLine, ScriptedCaller
-from frontdesk.client.carrier import Dial, EmulatorError, TwilioEmulator
-from frontdesk.client.carrier_api import CarrierApi, RecordedRequest
-from frontdesk.telephony.twilio import signature as twilio_signature
+from frontdesk.client.carrier import Dial, TwilioEmulator
+from frontdesk.client.carrier_api import CarrierApi
 
 VOICED_DBFS = -50.0  # the floor ScriptedCaller uses for "the caller is speaking"
 LATE_BARGE_S = 2.0  # a barge-in this close to the hang-up may go unanswered
-
-
-class SharedHttpTwilio(TwilioEmulator):
-    """The Twilio emulator, posting its webhooks through one shared HTTP client (the
-    requests are the same, signed the same way)."""
-
-    def __init__(self, dial: Dial, *, account_sid: str, auth_token: str,
-                 http: httpx.AsyncClient) -> None:
-        super().__init__(dial, account_sid=account_sid, auth_token=auth_token)
-        self._http = http
-
-    async def post_form(self, path: str, params: dict[str, str]) -> httpx.Response:
-        signature = twilio_signature.compute_signature(
-            self.auth_token, self.dial.public_url + path, sorted(params.items()))
-        response = await self._http.post(
-            self.dial.server_url + path, content=urlencode(params),
-            headers={"X-Twilio-Signature": signature,
-                     "Content-Type": "application/x-www-form-urlencoded"})
-        if response.status_code >= 400:
-            raise EmulatorError(f"{path} answered {response.status_code}")
-        return response
-
-
-class RestRouter:
-    """Routes frontdesk's REST actions (hang-up, transfer) to the call they act on."""
-
-    def __init__(self, api: CarrierApi) -> None:
-        self.api = api
-        self._lines: dict[str, TwilioEmulator] = {}
-        api.on_action = self._route
-
-    def add(self, emulator: TwilioEmulator) -> None:
-        self._lines[emulator.call_sid] = emulator
-        self.api.register_call(emulator.call_sid)
-
-    def remove(self, emulator: TwilioEmulator) -> None:
-        self._lines.pop(emulator.call_sid, None)
-
-    async def _route(self, request: RecordedRequest) -> None:
-        emulator = self._lines.get(request.call_id or "")
-        form = request.form or {}
-        if emulator is not None and ("Twiml" in form or form.get("Status") == "completed"):
-            emulator.end_stream(by_agent=True)  # as Twilio does: stop, then close
 
 
 @dataclass(frozen=True)
@@ -149,13 +101,12 @@ async def _until(inbound: AsyncIterator[Inbound], deadline: float) -> AsyncItera
             return
 
 
-async def place(dial: Dial, account_sid: str, auth_token: str, router: RestRouter,
+async def place(dial: Dial, account_sid: str, auth_token: str, api: CarrierApi,
                 plan: Plan, delay_s: float, http: httpx.AsyncClient) -> CallResult:
     """One call, started after ``delay_s``; never raises (a failure is in the result)."""
     await asyncio.sleep(delay_s)
-    emulator = SharedHttpTwilio(dial, account_sid=account_sid, auth_token=auth_token,
-                                http=http)
-    router.add(emulator)
+    emulator = TwilioEmulator(dial, account_sid=account_sid, auth_token=auth_token,
+                              api=api, http=http)
     loop = asyncio.get_running_loop()
     result = CallResult(emulator.call_sid, started_at=loop.time())
     deadline = result.started_at + plan.call_seconds
@@ -172,8 +123,6 @@ async def place(dial: Dial, account_sid: str, auth_token: str, router: RestRoute
     except Exception as error:  # the bench reports a failed call; it does not stop
         result.ended_by, result.error = "error", describe(error)
         report = caller.report
-    finally:
-        router.remove(emulator)
     result.duration_s = loop.time() - result.started_at
     for line, ms in zip(plan.lines, report.latencies_ms, strict=False):
         (result.after_barge_ms if line.barge_in_after_frames is not None

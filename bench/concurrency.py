@@ -39,14 +39,14 @@ from typing import Any
 
 import httpx
 
-from _callers import CallResult, Plan, RestRouter, place
+from _callers import CallResult, Plan, place
 from _proc import cpu_seconds, rss_mib, thread_cores, threads
 from _pyspy import PySpy, top_frames
 from _server import Credentials, Server, hotspots, start_server, write_profile
 from _stats import machine, summary
 from frontdesk.client.caller import CallerLine
 from frontdesk.client.carrier import Dial
-from frontdesk.client.carrier_api import CarrierApiServer
+from frontdesk.client.carrier_api import CarrierApi, CarrierApiServer
 from frontdesk.profile import example_profile_text, parse_profile
 from frontdesk.softphone import Script, synthesize_lines, tts_voice
 from frontdesk.speech.piper import PiperTTS
@@ -85,7 +85,7 @@ class Env:
     directory: Path
     profile_path: Path
     credentials: Credentials
-    router: RestRouter
+    api: CarrierApi
     api_base: str
     plan: Plan
     business_id: str
@@ -104,7 +104,7 @@ class Env:
 class Setup:
     server: Server
     credentials: Credentials
-    router: RestRouter
+    api: CarrierApi
     plan: Plan
     to_number: str
     stagger_s: float
@@ -187,7 +187,7 @@ async def batch(n: int, setup: Setup, store: Store, business_id: str,
                         to_number=setup.to_number, from_number=f"+1512555{i:04d}")
             results.append(tg.create_task(place(
                 dial, setup.credentials.account_sid, setup.credentials.auth_token,
-                setup.router, setup.plan, delay_s=i * setup.stagger_s / n, http=http)))
+                setup.api, setup.plan, delay_s=i * setup.stagger_s / n, http=http)))
         await asyncio.wait(results)
         if spying is not None:
             await spying
@@ -275,12 +275,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with CarrierApiServer(twilio_account_sid=credentials.account_sid,
                                 twilio_auth_token=credentials.auth_token,
                                 telnyx_api_key="KEY" + secrets.token_hex(16)) as fake:
-        router = RestRouter(fake.api)
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp)
             profile_path = write_profile(directory, stt_ms=args.stt_ms, tts_ms=args.tts_ms,
                                          tts_ms_per_char=args.tts_ms_per_char)
-            env = Env(directory, profile_path, credentials, router, fake.base_url, plan,
+            env = Env(directory, profile_path, credentials, fake.api, fake.base_url, plan,
                       profile.business.id)
             try:
                 if args.n:
@@ -297,7 +296,7 @@ async def _runs(args: argparse.Namespace, env: Env) -> dict[str, Any]:
     server = await env.server(args.server_core)
     out: dict[str, Any] = {}
     try:
-        setup = Setup(server, env.credentials, env.router, env.plan, "+15125550100",
+        setup = Setup(server, env.credentials, env.api, env.plan, "+15125550100",
                       args.stagger_seconds, args.settle_seconds)
         print(f"server pid {server.pid}", file=sys.stderr, flush=True)
         out["server"] = {"pid": server.pid, "cores": thread_cores(server.pid),
@@ -327,7 +326,7 @@ async def _profiled(args: argparse.Namespace, env: Env) -> dict[str, Any]:
     """One batch of ``--cprofile-n`` calls against a server running under cProfile."""
     server = await env.server(args.server_core, profiled=True)
     try:
-        setup = Setup(server, env.credentials, env.router, env.plan, "+15125550100",
+        setup = Setup(server, env.credentials, env.api, env.plan, "+15125550100",
                       args.stagger_seconds, 1.0)
         store = await env.store()
         try:
