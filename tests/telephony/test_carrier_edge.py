@@ -101,15 +101,14 @@ def _media(seq: int, payload: str = SILENCE_ULAW, stream_sid: str = "MZ1") -> st
                                  "payload": payload}})
 
 
-async def _ended(runtime: Runtime, call_sid: str) -> CallRecord:
-    """The call row once the server has closed it (the writer runs after the socket)."""
-    shop = _shop(runtime)
-    for _ in range(200):
-        record = shop.find_call_by_carrier_id("twilio", call_sid)
-        if record is not None and record.ended_at is not None:
-            return record
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"call {call_sid} was never closed")
+async def _ended(harness: CarrierHarness, runtime: Runtime, call_sid: str) -> CallRecord:
+    """The call row once the server's media session for it is over (its row is final)."""
+    record = _shop(runtime).find_call_by_carrier_id("twilio", call_sid)
+    assert record is not None
+    await asyncio.wait_for(harness.edge.wait_finished(record.id), 10)
+    final = _shop(runtime).get_call(record.id)
+    assert final is not None and final.ended_at is not None
+    return final
 
 
 # -- webhook signatures ---------------------------------------------------------------------
@@ -188,7 +187,7 @@ async def test_the_stream_needs_its_signature_and_a_ticket_works_once(
     with pytest.raises(websockets.InvalidStatus):
         async with websockets.connect(url, additional_headers=headers):
             pass
-    record = await _ended(runtime, call_sid)
+    record = await _ended(harness, runtime, call_sid)
     assert record.status == "completed"
 
 
@@ -212,7 +211,7 @@ async def test_malformed_messages_are_recorded_skipped_and_the_call_goes_on(
                                   "stop": {"callSid": call_sid}}))
         async for message in ws:
             agent.append(json.loads(message))
-    record = await _ended(runtime, call_sid)
+    record = await _ended(harness, runtime, call_sid)
     assert record.status == "completed"
     errors = [e.data for e in _shop(runtime).list_call_events(record.id)
               if e.kind == "stream.protocol_error"]
@@ -240,7 +239,7 @@ async def test_fatal_stream_errors_close_the_stream_and_mark_the_call(
             async for _ in ws:
                 pass
         assert ws.close_code == 1008
-    record = await _ended(runtime, call_sid)
+    record = await _ended(harness, runtime, call_sid)
     assert record.status == ("failed" if first == "media" else "dropped")
     errors = [e.data for e in _shop(runtime).list_call_events(record.id)
               if e.kind == "stream.protocol_error"]
@@ -257,7 +256,7 @@ async def test_a_socket_that_closes_without_stop_is_a_dropped_call(
         await ws.send(_start(call_sid))
         for seq in range(2, 10):
             await ws.send(_media(seq))
-    record = await _ended(runtime, call_sid)
+    record = await _ended(harness, runtime, call_sid)
     assert (record.status, record.end_reason) == ("dropped", "dropped")
 
 

@@ -82,6 +82,8 @@ class _Line:
         self._ended = asyncio.Event()
         self.ended_reason = EndReason.CALLER_HANGUP
         self._run = 0  # frames played since the agent's audio last ran dry
+        self._seq = 0
+        self._chunk = 0
 
     async def post(self, url: str, body: str | bytes, headers: dict[str, str]) -> httpx.Response:
         if self.http is not None:
@@ -118,11 +120,32 @@ class _Line:
             listener(event)
 
     # carrier-specific wire
-    def mark_message(self, name: str) -> str:
+    def envelope(self, event: str) -> dict[str, Any]:
+        """The fields every message of this carrier starts with (event, sequence, stream)."""
         raise NotImplementedError
 
+    def dtmf_body(self, digit: str) -> dict[str, str]:
+        return {"digit": digit}
+
+    def next_seq(self) -> str:
+        self._seq += 1  # one counter numbers every message we send
+        return str(self._seq)
+
+    def mark_message(self, name: str) -> str:
+        return json.dumps({**self.envelope("mark"), "mark": {"name": name}})
+
     def caller_message(self, item: Inbound) -> str | None:
-        raise NotImplementedError
+        match item:
+            case AudioIn(frame=frame):
+                self._chunk += 1
+                payload = base64.b64encode(self.codec.encode(frame)).decode()
+                return json.dumps({**self.envelope("media"), "media": {
+                    "track": "inbound", "chunk": str(self._chunk),
+                    "timestamp": str((self._chunk - 1) * 20), "payload": payload}})
+            case DtmfIn(digit=digit):
+                return json.dumps({**self.envelope("dtmf"), "dtmf": self.dtmf_body(digit)})
+            case HangupIn():
+                return self.stop_message()
 
     def caller_messages(self, item: Inbound) -> list[str]:
         message = self.caller_message(item)
@@ -208,8 +231,6 @@ class TwilioEmulator(_Line):
         self.account_sid, self.auth_token, self.api = account_sid, auth_token, api
         self.call_sid = "CA" + secrets.token_hex(16)
         self.stream_sid = "MZ" + secrets.token_hex(16)
-        self._seq = 0
-        self._chunk = 0
         self.twiml: str | None = None
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
@@ -231,7 +252,7 @@ class TwilioEmulator(_Line):
             self.auth_token, stream_url)}
         opening = [
             json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
-            json.dumps({"event": "start", "sequenceNumber": self._next_seq(),
+            json.dumps({"event": "start", "sequenceNumber": self.next_seq(),
                         "streamSid": self.stream_sid,
                         "start": {"streamSid": self.stream_sid, "accountSid": self.account_sid,
                                   "callSid": self.call_sid, "tracks": ["inbound"],
@@ -273,35 +294,15 @@ class TwilioEmulator(_Line):
         elif request.form.get("Status") == "completed":
             self.end_stream(by_agent=True)
 
-    def _next_seq(self) -> str:
-        self._seq += 1
-        return str(self._seq)
+    def envelope(self, event: str) -> dict[str, Any]:
+        return {"event": event, "sequenceNumber": self.next_seq(), "streamSid": self.stream_sid}
 
-    def mark_message(self, name: str) -> str:
-        return json.dumps({"event": "mark", "sequenceNumber": self._next_seq(),
-                           "streamSid": self.stream_sid, "mark": {"name": name}})
+    def dtmf_body(self, digit: str) -> dict[str, str]:
+        return {"track": "inbound_track", "digit": digit}
 
     def stop_message(self) -> str:
-        return json.dumps({"event": "stop", "sequenceNumber": self._next_seq(),
-                           "streamSid": self.stream_sid,
+        return json.dumps({**self.envelope("stop"),
                            "stop": {"accountSid": self.account_sid, "callSid": self.call_sid}})
-
-    def caller_message(self, item: Inbound) -> str | None:
-        match item:
-            case AudioIn(frame=frame):
-                self._chunk += 1
-                payload = base64.b64encode(self.codec.encode(frame)).decode()
-                return json.dumps({
-                    "event": "media", "sequenceNumber": self._next_seq(),
-                    "streamSid": self.stream_sid,
-                    "media": {"track": "inbound", "chunk": str(self._chunk),
-                              "timestamp": str((self._chunk - 1) * 20), "payload": payload}})
-            case DtmfIn(digit=digit):
-                return json.dumps({"event": "dtmf", "sequenceNumber": self._next_seq(),
-                                   "streamSid": self.stream_sid,
-                                   "dtmf": {"track": "inbound_track", "digit": digit}})
-            case HangupIn():
-                return self.stop_message()
 
 
 class TelnyxEmulator(_Line):
@@ -311,8 +312,6 @@ class TelnyxEmulator(_Line):
         self.private_key, self.api = private_key, api
         self.call_control_id = "v3:" + secrets.token_urlsafe(24)
         self.stream_id = str(uuid.uuid4())
-        self._seq = 0
-        self._chunk = 0
         self._swap = swap_media  # send media pairwise out of order (Telnyx does not promise order)
         self._held: str | None = None
 
@@ -338,7 +337,7 @@ class TelnyxEmulator(_Line):
         stream_url = str((answer.json or {}).get("stream_url"))
         opening = [
             json.dumps({"event": "connected", "version": "1.0.0"}),
-            json.dumps({"event": "start", "sequence_number": self._next_seq(),
+            json.dumps({"event": "start", "sequence_number": self.next_seq(),
                         "stream_id": self.stream_id,
                         "start": {"call_control_id": self.call_control_id,
                                   "call_session_id": str(uuid.uuid4()),
@@ -371,17 +370,11 @@ class TelnyxEmulator(_Line):
             raise EmulatorError(f"/telnyx/webhook answered {response.status_code}")
         return response
 
-    def _next_seq(self) -> str:
-        self._seq += 1
-        return str(self._seq)
-
-    def mark_message(self, name: str) -> str:
-        return json.dumps({"event": "mark", "sequence_number": self._next_seq(),
-                           "stream_id": self.stream_id, "mark": {"name": name}})
+    def envelope(self, event: str) -> dict[str, Any]:
+        return {"event": event, "sequence_number": self.next_seq(), "stream_id": self.stream_id}
 
     def stop_message(self) -> str:
-        return json.dumps({"event": "stop", "sequence_number": self._next_seq(),
-                           "stream_id": self.stream_id,
+        return json.dumps({**self.envelope("stop"),
                            "stop": {"call_control_id": self.call_control_id}})
 
     def caller_messages(self, item: Inbound) -> list[str]:
@@ -396,22 +389,6 @@ class TelnyxEmulator(_Line):
             return [message, earlier]  # the later frame first
         pending, self._held = self._held, None
         return [m for m in (pending, message) if m is not None]
-
-    def caller_message(self, item: Inbound) -> str | None:
-        match item:
-            case AudioIn(frame=frame):
-                self._chunk += 1
-                payload = base64.b64encode(self.codec.encode(frame)).decode()
-                return json.dumps({
-                    "event": "media", "sequence_number": self._next_seq(),
-                    "stream_id": self.stream_id,
-                    "media": {"track": "inbound", "chunk": str(self._chunk),
-                              "timestamp": str((self._chunk - 1) * 20), "payload": payload}})
-            case DtmfIn(digit=digit):
-                return json.dumps({"event": "dtmf", "sequence_number": self._next_seq(),
-                                   "stream_id": self.stream_id, "dtmf": {"digit": digit}})
-            case HangupIn():
-                return self.stop_message()
 
 
 def stream_from_twiml(document: str) -> tuple[str | None, dict[str, str]]:

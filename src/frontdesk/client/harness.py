@@ -63,6 +63,7 @@ class CarrierHarness:
     settings: CarrierSettings
     telnyx_key: Ed25519PrivateKey
     http: httpx.AsyncClient  # shared by the emulators' webhook requests
+    edge: CarrierEdge  # the server's, to wait for a call's session to be over
 
     def dial(self, to_number: str, from_number: str = "+15125550123") -> Dial:
         return Dial(server_url=self.base_url, public_url=self.settings.public_url,
@@ -87,7 +88,7 @@ async def carrier_harness(runtime: Runtime) -> AsyncIterator[CarrierHarness]:
     telnyx_key, telnyx_api_key = Ed25519PrivateKey.generate(), "KEY" + secrets.token_hex(16)
     async with CarrierApiServer(twilio_account_sid=account_sid, twilio_auth_token=auth_token,
                                 telnyx_api_key=telnyx_api_key) as fake:
-        made: list[CarrierSettings] = []
+        made: list[CarrierEdge] = []
 
         def make_app(base_url: str) -> FastAPI:
             settings = CarrierSettings(
@@ -98,8 +99,9 @@ async def carrier_harness(runtime: Runtime) -> AsyncIterator[CarrierHarness]:
                                                    api_base=fake.base_url),
                                       public_key=public_key_b64(telnyx_key)),
             )
-            made.append(settings)
-            return create_app(runtime, CarrierEdge.build(runtime, settings))
+            made.append(CarrierEdge.build(runtime, settings))
+            return create_app(runtime, made[0])
 
         async with serve(make_app) as base_url, httpx.AsyncClient() as http:
-            yield CarrierHarness(base_url, fake.api, made[0], telnyx_key, http)
+            yield CarrierHarness(base_url, fake.api, made[0].settings, telnyx_key, http,
+                                 made[0])

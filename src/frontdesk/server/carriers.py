@@ -179,3 +179,4 @@ async def _serve_stream(
         log.exception("%s call %s failed", carrier, call.id)
         await socket.close(1011, "internal error")
         await edge.close_failed(business, call.id)
+    await edge.session_finished(call.id)

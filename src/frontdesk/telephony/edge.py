@@ -10,8 +10,9 @@ the media WebSocket claims the row with it. Status callbacks record the carrier'
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from frontdesk.profile import Profile
@@ -49,6 +50,20 @@ class CarrierEdge:
     settings: CarrierSettings
     twilio: TwilioActions | None = None
     telnyx: TelnyxActions | None = None
+    # calls whose media session is over (their rows are final), newest last: what an
+    # operator or a test waits on instead of polling the store
+    finished: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=1000))
+    _finished_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def session_finished(self, call_id: str) -> None:
+        async with self._finished_changed:
+            self.finished.append(call_id)
+            self._finished_changed.notify_all()
+
+    async def wait_finished(self, call_id: str) -> None:
+        async with self._finished_changed:
+            await self._finished_changed.wait_for(lambda: call_id in self.finished)
 
     @classmethod
     def build(cls, runtime: Runtime, settings: CarrierSettings) -> CarrierEdge:
