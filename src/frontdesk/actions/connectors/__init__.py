@@ -1,0 +1,1 @@
+"""Backends that hold bookings: the built-in calendar, CalDAV, a generic REST CRM."""
