@@ -43,8 +43,8 @@ def fresh_postgres() -> str:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            for table in ("call_events", "messages", "bookings", "turns", "calls",
-                          "alembic_version"):
+            for table in ("findings", "commitment_attempts", "commitments", "call_events",
+                          "messages", "bookings", "turns", "calls", "alembic_version"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     finally:
         engine.dispose()

@@ -25,7 +25,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from frontdesk.store.types import UTCDateTime
 
-__all__ = ["Base", "Booking", "Call", "CallEventRow", "Message", "Turn"]
+__all__ = [
+    "Base",
+    "Booking",
+    "Call",
+    "CallEventRow",
+    "Commitment",
+    "CommitmentAttempt",
+    "Finding",
+    "Message",
+    "Turn",
+]
 
 ID = String(36)
 
@@ -99,6 +109,9 @@ class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
         Index("ix_bookings_business_resource_start", "business_id", "resource_id", "start_at"),
+        # unique: a retried booking finds its row; NULL keys (no ledger) repeat freely
+        Index("ix_bookings_business_idempotency_key", "business_id", "idempotency_key",
+              unique=True),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -112,6 +125,8 @@ class Booking(Base):
     customer_phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class Message(Base):
@@ -125,3 +140,84 @@ class Message(Base):
     caller_phone: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Commitment(Base):
+    """A side effect in the ledger. The key makes a retried request find its row; the
+    lease (owner, until) lets one outbox worker at a time work on it."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (
+        # unique: a retried request finds its commitment instead of making another
+        Index("ix_commitments_business_key", "business_id", "idempotency_key", unique=True),
+        # the outbox's scan: due rows in some states, per business
+        Index("ix_commitments_business_state_next", "business_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    business_id: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    connector: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # none_as_null: "no result yet" is SQL NULL, not the JSON text 'null'
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    told: Mapped[str | None] = mapped_column(String(16))
+    told_heard: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("commitments.id", ondelete="SET NULL"), index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CommitmentAttempt(Base):
+    """One try at a commitment, in ``seq`` order (the unique index also serves lookups)."""
+
+    __tablename__ = "commitment_attempts"
+    __table_args__ = (
+        UniqueConstraint("commitment_id", "seq", name="uq_commitment_attempts_commitment_seq"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    commitment_id: Mapped[str] = mapped_column(
+        ForeignKey("commitments.id", ondelete="CASCADE")
+    )
+    business_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class Finding(Base):
+    """A reconciliation result; ``dedupe_key`` makes finding the same thing twice a no-op."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        Index("ix_findings_business_dedupe", "business_id", "dedupe_key", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    business_id: Mapped[str] = mapped_column(String(64))
+    commitment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("commitments.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(16))
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[str | None] = mapped_column(Text)

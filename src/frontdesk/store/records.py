@@ -10,17 +10,33 @@ from datetime import datetime
 from typing import Any, Final
 
 __all__ = [
+    "BOOKING_BUSY",
     "BOOKING_CANCELLED",
     "BOOKING_CONFIRMED",
+    "BOOKING_HELD",
+    "BOOKING_STATUSES",
+    "COMMITMENT_KINDS",
+    "COMMITMENT_STATES",
+    "C_COMMITTED",
+    "C_FAILED",
+    "C_PENDING",
+    "C_PROPOSED",
+    "C_RECONCILED",
+    "C_UNKNOWN",
     "RECORDING_OFF",
     "RECORDING_PENDING",
     "RECORDING_RECORDING",
     "RECORDING_SAVED",
     "RECORDING_STATES",
     "RECORDING_STOPPED_BY_CALLER",
+    "TOLD_VALUES",
+    "AttemptOutcome",
+    "AttemptRecord",
     "BookingRecord",
     "CallEventRecord",
     "CallRecord",
+    "CommitmentRecord",
+    "FindingRecord",
     "MessageRecord",
     "StoredTurn",
     "TurnRecord",
@@ -28,6 +44,26 @@ __all__ = [
 
 BOOKING_CONFIRMED: Final = "confirmed"
 BOOKING_CANCELLED: Final = "cancelled"
+# A local reservation while the write to an external calendar is in flight: the slot is
+# taken (nobody else may book it) but the booking is not yet true anywhere else.
+BOOKING_HELD: Final = "held"
+BOOKING_STATUSES: Final = frozenset({BOOKING_CONFIRMED, BOOKING_HELD, BOOKING_CANCELLED})
+# The statuses that occupy a slot.
+BOOKING_BUSY: Final = frozenset({BOOKING_CONFIRMED, BOOKING_HELD})
+
+# A commitment's life (the allowed moves are the ledger's business, not the store's):
+C_PROPOSED: Final = "proposed"  # recorded, nothing sent yet
+C_PENDING: Final = "pending"  # an attempt is (or was, before a crash) in flight
+C_COMMITTED: Final = "committed"  # the backend holds it, verified
+C_FAILED: Final = "failed"  # the backend refused it, or we gave up
+C_UNKNOWN: Final = "unknown"  # the write may or may not have landed; the outbox finds out
+C_RECONCILED: Final = "reconciled"  # checked against the backend after the fact
+COMMITMENT_STATES: Final = frozenset({
+    C_PROPOSED, C_PENDING, C_COMMITTED, C_FAILED, C_UNKNOWN, C_RECONCILED,
+})
+COMMITMENT_KINDS: Final = frozenset({"book", "reschedule", "cancel", "message", "sms"})
+# What the caller was told about a commitment.
+TOLD_VALUES: Final = frozenset({"confirmed", "text_promised", "declined"})
 
 # The call's recording, as the consent rules left it:
 RECORDING_OFF: Final = "off"  # the profile does not record
@@ -118,8 +154,10 @@ class BookingRecord:
     end_at: datetime
     customer_name: str
     customer_phone: str | None
-    status: str  # BOOKING_CONFIRMED or BOOKING_CANCELLED
+    status: str  # one of BOOKING_STATUSES
     created_at: datetime
+    idempotency_key: str | None = None  # the commitment's key, so a retry finds this row
+    external_id: str | None = None  # the id an external calendar gave the booking
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +169,81 @@ class MessageRecord:
     caller_phone: str | None
     text: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentRecord:
+    """One side effect the agent undertook, as the ledger holds it.
+
+    ``told``/``told_heard`` record what the caller was told and whether they heard it
+    whole, beside ``state`` (what is true): reconciliation compares the two.
+    """
+
+    id: str
+    business_id: str
+    call_id: str | None
+    kind: str  # one of COMMITMENT_KINDS
+    idempotency_key: str
+    connector: str
+    state: str  # one of COMMITMENT_STATES
+    payload: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    told: str | None  # one of TOLD_VALUES, None before anything was said
+    told_heard: bool
+    parent_id: str | None  # e.g. the booking an SMS is about
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        """The idempotency key, by the name ``propose_commitment(key=...)`` gives it."""
+        return self.idempotency_key
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """One try at a commitment's side effect; the input that ``transition_commitment``
+    appends to the row's history."""
+
+    started_at: datetime
+    finished_at: datetime
+    outcome: str  # short, e.g. "ok", "rejected", "unavailable", "uncertain", "timeout"
+    error: str | None = None
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """A stored attempt. ``seq`` counts from 0 per commitment, with no gaps."""
+
+    id: str
+    commitment_id: str
+    business_id: str
+    seq: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    error: str | None
+    latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """A reconciliation result: something the caller was told that the backend does not
+    bear out (or the reverse), and what was done about it."""
+
+    id: str
+    business_id: str
+    commitment_id: str | None
+    kind: str
+    detail: dict[str, Any]
+    action: str
+    dedupe_key: str  # the same discrepancy found twice is one finding
+    found_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None

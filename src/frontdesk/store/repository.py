@@ -18,10 +18,14 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from frontdesk.store.ledger_repo import LedgerQueries
 from frontdesk.store.models import Booking, Call, CallEventRow, Message, Turn
 from frontdesk.store.records import (
+    BOOKING_BUSY,
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
+    BOOKING_HELD,
+    BOOKING_STATUSES,
     RECORDING_STATES,
     BookingRecord,
     CallEventRecord,
@@ -43,7 +47,8 @@ class RecordNotFound(LookupError):
 
 
 class BookingConflict(Exception):
-    """Every candidate resource already has a confirmed booking overlapping the interval."""
+    """Every candidate resource already has a confirmed or held booking overlapping the
+    interval."""
 
 
 def _new_id() -> str:
@@ -122,6 +127,8 @@ def _booking(row: Booking) -> BookingRecord:
         customer_phone=row.customer_phone,
         status=row.status,
         created_at=row.created_at,
+        idempotency_key=row.idempotency_key,
+        external_id=row.external_id,
     )
 
 
@@ -137,8 +144,10 @@ def _message(row: Message) -> MessageRecord:
     )
 
 
-class BusinessStore:
-    """Reads and writes for one business. Obtain it with ``Store.for_business(id)``."""
+class BusinessStore(LedgerQueries):
+    """Reads and writes for one business. Obtain it with ``Store.for_business(id)``.
+
+    The commitment ledger's queries come from :class:`LedgerQueries`."""
 
     def __init__(self, store: Store, business_id: str) -> None:
         self._store = store
@@ -376,6 +385,46 @@ class BusinessStore:
 
     # -- bookings ----------------------------------------------------------------------
 
+    def _booking_row(self, session: Session, booking_id: str, *, lock: bool = False) -> Booking:
+        query = select(Booking).where(
+            Booking.business_id == self.business_id, Booking.id == booking_id
+        )
+        row = session.scalar(query.with_for_update() if lock else query)
+        if row is None:
+            raise RecordNotFound(f"no booking {booking_id!r} for {self.business_id!r}")
+        return row
+
+    def _lock_resources(self, session: Session, resource_ids: Sequence[str]) -> None:
+        """PostgreSQL: advisory locks per resource, in sorted order so two transactions
+        never deadlock. (SQLite's write transaction already excludes other writers.)"""
+        if self._store.dialect == "postgresql":
+            for resource_id in sorted(set(resource_ids)):
+                session.execute(
+                    sql_text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _advisory_key(self.business_id, resource_id)},
+                )
+
+    def _taken(
+        self,
+        session: Session,
+        resource_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        exclude: str | None = None,
+    ) -> set[str]:
+        """The resources with a confirmed or held booking overlapping [start, end)."""
+        query = select(Booking.resource_id).where(
+            Booking.business_id == self.business_id,
+            Booking.resource_id.in_(list(resource_ids)),
+            Booking.status.in_(BOOKING_BUSY),
+            Booking.start_at < end,
+            Booking.end_at > start,
+        )
+        if exclude is not None:
+            query = query.where(Booking.id != exclude)
+        return set(session.scalars(query))
+
     def create_booking(
         self,
         *,
@@ -387,39 +436,75 @@ class BusinessStore:
         customer_phone: str | None = None,
         call_id: str | None = None,
         created_at: datetime | None = None,
+        idempotency_key: str | None = None,
+        status: str = BOOKING_CONFIRMED,
     ) -> BookingRecord:
-        """Insert a confirmed booking on the first resource free for [start_at, end_at).
+        """Insert a booking on the first resource free for [start_at, end_at).
 
         The overlap check and the insert run in one locked transaction (SQLite: BEGIN
         IMMEDIATE; PostgreSQL: advisory locks per resource, taken in sorted order so two
         bookings never deadlock), so two callers cannot both get the last slot.
         Raises :class:`BookingConflict` when no candidate resource is free.
+
+        ``status`` is confirmed, or held while an external calendar's write is in flight;
+        both occupy the slot. With an ``idempotency_key``, a booking already made under
+        that key is returned as it is, without a conflict check or a second row: the
+        retry of a booking that went through must find it, not collide with it. Two
+        racing inserts of one key are settled by the unique index.
         """
         start, end = utc(start_at), utc(end_at)
         if end <= start:
             raise ValueError("a booking must end after it starts")
         if not resource_ids:
             raise ValueError("at least one candidate resource is required")
+        if status not in BOOKING_BUSY:
+            raise ValueError(f"a new booking is {BOOKING_CONFIRMED!r} or {BOOKING_HELD!r}, "
+                             f"not {status!r}")
+        if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= 64:
+                raise ValueError("idempotency_key must be 1 to 64 characters")
+            existing = self.get_booking_by_key(idempotency_key)
+            if existing is not None:
+                return existing
+        try:
+            return self._insert_booking(
+                service_id=service_id, resource_ids=resource_ids, start=start, end=end,
+                customer_name=customer_name, customer_phone=customer_phone, call_id=call_id,
+                created_at=_now(created_at), idempotency_key=idempotency_key, status=status,
+            )
+        except IntegrityError:
+            found = None if idempotency_key is None else self.get_booking_by_key(idempotency_key)
+            if found is None:  # not a lost race on the key: some other constraint
+                raise
+            return found
+
+    def _insert_booking(
+        self,
+        *,
+        service_id: str,
+        resource_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        customer_name: str,
+        customer_phone: str | None,
+        call_id: str | None,
+        created_at: datetime,
+        idempotency_key: str | None,
+        status: str,
+    ) -> BookingRecord:
         with self._store._session(write=True) as session:
-            if self._store.dialect == "postgresql":
-                for resource_id in sorted(set(resource_ids)):
-                    session.execute(
-                        sql_text("SELECT pg_advisory_xact_lock(:key)"),
-                        {"key": _advisory_key(self.business_id, resource_id)},
-                    )
+            self._lock_resources(session, resource_ids)
+            if idempotency_key is not None:
+                # Re-read under the locks: a racer with the same resources has committed.
+                existing = session.scalar(
+                    select(Booking).where(Booking.business_id == self.business_id,
+                                          Booking.idempotency_key == idempotency_key)
+                )
+                if existing is not None:
+                    return _booking(existing)
             if call_id is not None:
                 self._call_row(session, call_id)
-            taken = set(
-                session.scalars(
-                    select(Booking.resource_id).where(
-                        Booking.business_id == self.business_id,
-                        Booking.resource_id.in_(list(resource_ids)),
-                        Booking.status == BOOKING_CONFIRMED,
-                        Booking.start_at < end,
-                        Booking.end_at > start,
-                    )
-                )
-            )
+            taken = self._taken(session, resource_ids, start, end)
             free = [r for r in resource_ids if r not in taken]
             if not free:
                 raise BookingConflict(
@@ -436,8 +521,10 @@ class BusinessStore:
                 end_at=end,
                 customer_name=customer_name,
                 customer_phone=customer_phone,
-                status=BOOKING_CONFIRMED,
-                created_at=_now(created_at),
+                status=status,
+                created_at=created_at,
+                idempotency_key=idempotency_key,
+                external_id=None,
             )
             session.add(row)
             session.flush()
@@ -447,14 +534,38 @@ class BusinessStore:
 
     def cancel_booking(self, booking_id: str) -> BookingRecord:
         with self._store._session(write=True) as session:
-            row = session.scalar(
-                select(Booking).where(
-                    Booking.business_id == self.business_id, Booking.id == booking_id
-                )
-            )
-            if row is None:
-                raise RecordNotFound(f"no booking {booking_id!r} for {self.business_id!r}")
+            row = self._booking_row(session, booking_id)
             row.status = BOOKING_CANCELLED
+            session.flush()
+            return _booking(row)
+
+    def set_booking_status(
+        self, booking_id: str, status: str, *, external_id: str | None = None
+    ) -> BookingRecord:
+        """Move a booking to ``status`` (a held one to confirmed once the external write is
+        verified, or to cancelled if it failed); ``external_id`` is stored when given.
+
+        Bringing a cancelled booking back re-checks its slot under the resource lock and
+        raises :class:`BookingConflict` if someone has taken it since.
+        """
+        if status not in BOOKING_STATUSES:
+            raise ValueError(f"unknown booking status {status!r} "
+                             f"(one of {', '.join(sorted(BOOKING_STATUSES))})")
+        if external_id is not None and not 0 < len(external_id) <= 200:
+            raise ValueError("external_id must be 1 to 200 characters")
+        with self._store._session(write=True) as session:
+            row = self._booking_row(session, booking_id, lock=True)
+            if status in BOOKING_BUSY and row.status not in BOOKING_BUSY:
+                self._lock_resources(session, [row.resource_id])
+                if self._taken(session, [row.resource_id], row.start_at, row.end_at,
+                               exclude=row.id):
+                    raise BookingConflict(
+                        f"{row.resource_id} was booked between {row.start_at.isoformat()} "
+                        f"and {row.end_at.isoformat()} after this booking was cancelled"
+                    )
+            row.status = status
+            if external_id is not None:
+                row.external_id = external_id
             session.flush()
             return _booking(row)
 
@@ -467,8 +578,20 @@ class BusinessStore:
             )
             return None if row is None else _booking(row)
 
+    def get_booking_by_key(self, idempotency_key: str) -> BookingRecord | None:
+        """The booking made under this idempotency key, whatever its status."""
+        with self._store._session() as session:
+            row = session.scalar(
+                select(Booking).where(
+                    Booking.business_id == self.business_id,
+                    Booking.idempotency_key == idempotency_key,
+                )
+            )
+            return None if row is None else _booking(row)
+
     def bookings_for_call(self, call_id: str) -> list[BookingRecord]:
-        """Confirmed bookings made during one call (the call's true outcome)."""
+        """Confirmed bookings made during one call (the call's true outcome; a held one
+        is not true yet)."""
         with self._store._session() as session:
             rows = session.scalars(
                 select(Booking)
@@ -489,7 +612,8 @@ class BusinessStore:
         resource_ids: Sequence[str] | None = None,
         include_cancelled: bool = False,
     ) -> list[BookingRecord]:
-        """Bookings overlapping [day_from, day_to) (aware datetimes), by start time."""
+        """Bookings overlapping [day_from, day_to) (aware datetimes), by start time: the
+        ones occupying their slot (confirmed and held), plus cancelled ones if asked."""
         start, end = utc(day_from), utc(day_to)
         query = select(Booking).where(
             Booking.business_id == self.business_id,
@@ -499,7 +623,7 @@ class BusinessStore:
         if resource_ids is not None:
             query = query.where(Booking.resource_id.in_(list(resource_ids)))
         if not include_cancelled:
-            query = query.where(Booking.status == BOOKING_CONFIRMED)
+            query = query.where(Booking.status.in_(BOOKING_BUSY))
         with self._store._session() as session:
             rows = session.scalars(
                 query.order_by(Booking.start_at, Booking.resource_id, Booking.id)
