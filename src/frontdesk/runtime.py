@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from frontdesk.actions.booking import BookingDesk
+from frontdesk.actions.factory import build_desk
 from frontdesk.audio import SILENCE_FRAME
 from frontdesk.brain.base import Brain
 from frontdesk.brain.receptionist import Receptionist
@@ -66,10 +68,19 @@ class OpenCall:
     brain: Brain
     recorder: TurnRecorder
     recording: CallRecording
+    ended: asyncio.Queue[tuple[str, str]] | None = None  # told when the call is stored
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
         """Run the call with its writers; every turn, and the recording's final state, is
-        stored before this returns."""
+        stored before this returns. Then the back office hears that the call ended (the
+        outbox may owe the caller a text; reconciliation checks what they were told)."""
+        try:
+            return await self._run(inbound)
+        finally:
+            if self.ended is not None:
+                self.ended.put_nowait((self.profile.business.id, self.call_id))
+
+    async def _run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
         writers = (self.recorder, self.recording)
         async with asyncio.TaskGroup() as tg:
             for writer in writers:
@@ -94,6 +105,24 @@ class Runtime:
     speech: Speech
     metrics: EngineMetrics = field(default_factory=EngineMetrics)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # one booking desk per business, shared by its calls (and its circuit breaker)
+    desks: dict[str, BookingDesk] = field(default_factory=dict)
+    # (business id, call id) of each call that ended, for the back office
+    ended: asyncio.Queue[tuple[str, str]] = field(default_factory=asyncio.Queue)
+
+    def desk(self, profile: Profile) -> BookingDesk:
+        """The business's desk, built on first use; raises ``BackendConfigError``."""
+        desk = self.desks.get(profile.business.id)
+        if desk is None:
+            business = self.store.for_business(profile.business.id)
+            desk = self.desks[profile.business.id] = build_desk(profile, business,
+                                                                 clock=self.now)
+        return desk
+
+    async def aclose(self) -> None:
+        desks, self.desks = list(self.desks.values()), {}
+        for desk in desks:
+            await desk.aclose()
 
     async def open_call(
         self,
@@ -121,7 +150,8 @@ class Runtime:
         bus = EventBus()
         if brain is None:
             brain = Receptionist(profile, business, call_id=record.id,
-                                 caller_number=from_number, now=self.now)
+                                 caller_number=from_number, now=self.now,
+                                 desk=self.desk(profile))
         recording = CallRecording(profile.recording, business, record.id, bus, now=self.now)
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
                           brain=brain, output=recording.tap_output(output), bus=bus)
@@ -129,7 +159,8 @@ class Runtime:
         recorder = TurnRecorder(business, record.id)
         recorder.watch(bus)
         self.metrics.watch(bus, profile.business.id)
-        return OpenCall(call, bus, record.id, profile, brain, recorder, recording)
+        return OpenCall(call, bus, record.id, profile, brain, recorder, recording,
+                        self.ended)
 
 
 def call_config(settings: EngineSettings) -> CallConfig:

@@ -20,7 +20,13 @@ from itertools import accumulate
 
 from frontdesk.profile import Profile, Service
 from frontdesk.profile.describe import speak_time
-from frontdesk.store import BookingConflict, BookingRecord, BusinessStore
+from frontdesk.store import (
+    BOOKING_CONFIRMED,
+    BOOKING_HELD,
+    BookingConflict,
+    BookingRecord,
+    BusinessStore,
+)
 
 __all__ = [
     "BeyondHorizon",
@@ -191,15 +197,27 @@ class Calendar:
         customer_phone: str | None,
         call_id: str | None,
         now: datetime,
+        idempotency_key: str | None = None,
+        hold: bool = False,
     ) -> BookingRecord:
         """Store a confirmed booking for ``slot``, or raise; never a false success.
 
         The slot's resource is preferred; if a concurrent caller took it, another free
         resource of the same kind is used, and only if none is left is
         :class:`SlotUnavailable` raised. The record is read back from the stored row.
+
+        With ``idempotency_key``, a booking already stored under that key is returned
+        as is (a retry books nothing new). ``hold`` stores a reservation (status
+        ``held``) that keeps the slot while an external backend is written.
         """
         if not customer_name.strip():
             raise ValueError("customer_name must not be empty")
+        if idempotency_key is not None:
+            # A replay (a retry, the outbox after a restart) returns what was stored,
+            # even once the slot has passed or filled up: it books nothing new.
+            existing = self.store.get_booking_by_key(idempotency_key)
+            if existing is not None:
+                return self.localize(existing)
         service = self._service(slot.service_id)
         begin, end = self._validate(service, slot.start, now)
         candidates = self._resource_ids(service)
@@ -216,9 +234,14 @@ class Calendar:
                 customer_phone=customer_phone,
                 call_id=call_id,
                 created_at=now,
+                idempotency_key=idempotency_key,
+                status=BOOKING_HELD if hold else BOOKING_CONFIRMED,
             )
         except BookingConflict:
             raise SlotUnavailable(f"{self._say(begin)} was just taken") from None
+        return self.localize(record)
+
+    def localize(self, record: BookingRecord) -> BookingRecord:
         tz = self.profile.tz
         return dataclasses.replace(
             record, start_at=record.start_at.astimezone(tz), end_at=record.end_at.astimezone(tz)

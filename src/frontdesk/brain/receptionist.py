@@ -1,9 +1,13 @@
 """The deterministic receptionist: books appointments, answers questions, takes messages.
 
 No model decides anything here: the NLU extracts intent, service, day/time and name; the
-calendar computes what is free; the store commits. The one rule that matters most: the
-words "you're booked" are rendered only from the booking row the calendar returned after
-its transaction committed, never from what the caller asked for.
+calendar computes what is free; the booking desk writes it through the commitment ledger.
+The one rule that matters most: what is said about a booking is rendered from the
+commitment's state after the ledger recorded it, never from what the caller asked for.
+Committed → "you're booked" with the stored details; failed → an apology and other
+times; unknown (the backend did not answer in time) → "you'll get a text confirmation",
+and the outbox finishes the job. A write slower than :data:`FILLER_AFTER_S` gets a filler
+sentence first, so the caller never sits in silence.
 
 When the profile records calls, the greeting opens with the disclosure, and every reply
 repeats it first until the caller has heard it whole (barge-in can cut it). A caller who
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-from frontdesk.actions.calendar import Calendar, CalendarError, Slot, SlotUnavailable
+from frontdesk.actions.booking import BookingDesk, BookingOutcome
+from frontdesk.actions.calendar import Slot
+from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_DECLINED, TOLD_TEXT_PROMISED
 from frontdesk.brain.base import (
     Booked,
     BrainOutput,
@@ -63,11 +69,12 @@ from frontdesk.brain.say import (
     sentence,
 )
 from frontdesk.profile import Profile
-from frontdesk.store import BookingRecord, BusinessStore
+from frontdesk.store import C_COMMITTED, C_FAILED, BookingRecord, BusinessStore
 
 MIN_CONFIDENCE = 0.3
 MAX_MISSES = 3
 MAX_NO_INPUT = 2
+FILLER_AFTER_S = 0.7  # a booking write slower than this gets "one moment" first
 _QUESTIONS = (Intent.HOURS, Intent.ADDRESS, Intent.PRICE)
 
 
@@ -80,10 +87,15 @@ class Receptionist:
         call_id: str | None,
         caller_number: str | None,
         now: Callable[[], datetime],
+        desk: BookingDesk | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.profile = profile
         self.store = store
-        self.calendar = Calendar(profile, store)
+        self.desk = desk or BookingDesk(profile, store, clock=now)
+        self.calendar = self.desk.calendar
+        # The idempotency scope of this conversation's side effects.
+        self.session_id = session_id or call_id or str(uuid.uuid4())
         self.call_id = call_id
         self.caller_number = caller_number
         self._now = now
@@ -91,8 +103,10 @@ class Receptionist:
         self.last_heard = ""
         self._heard_booking: str | None = None  # the booking whose confirmation was heard
         self._announced: set[str] = set()  # bookings already reported to the Call
-        self._write: asyncio.Future[BookingRecord] | None = None  # the last calendar write
+        self._write: asyncio.Future[BookingOutcome] | None = None  # the last booking write
         self._booked_for: tuple[str, str] | None = None  # (booking id, clause as spoken)
+        # (commitment id, what was told, the clause that must be heard for it to count)
+        self._telling: tuple[str, str, str] | None = None
         # the recording disclosure still has to be heard in full (barge-in may cut it)
         self._disclosure_due = profile.recording.enabled
 
@@ -111,9 +125,15 @@ class Receptionist:
         self.last_heard = played_text
         if self._disclosure_due and self.profile.recording.heard_in(played_text):
             self._disclosure_due = False
+        played = " ".join(played_text.split())
         booked_for = self._booked_for
-        if booked_for is not None and booked_for[1] in " ".join(played_text.split()):
+        if booked_for is not None and booked_for[1] in played:
             self._heard_booking = booked_for[0]
+        telling = self._telling
+        if telling is not None and telling[2] in played:
+            self._telling = None
+            # Durable: the outbox texts whoever did not hear the outcome whole.
+            self.desk.ledger.told(telling[0], telling[1], heard=True)
 
     async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
         if self._write is not None and not self._write.done():
@@ -434,30 +454,67 @@ class Receptionist:
     async def _commit(self) -> AsyncIterator[BrainOutput]:
         s = self.state
         assert s.chosen is not None and s.name is not None
-        slot, name = s.chosen, s.name
-        loop = asyncio.get_running_loop()
-        commit = loop.run_in_executor(None, functools.partial(self._book_row, slot, name))
-        commit.add_done_callback(self._committed)
-        self._write = commit
-        try:
-            # Shielded: barge-in or a hang-up may cancel this reply, never the write.
-            record = await asyncio.shield(commit)
-        except SlotUnavailable:
-            s.chosen = None
+        slot = s.chosen
+        write = asyncio.ensure_future(self.desk.book(
+            session_id=self.session_id, call_id=self.call_id, slot=slot, name=s.name,
+            phone=self.caller_number))
+        write.add_done_callback(self._committed)
+        self._write = write
+        # Neither the filler wait nor barge-in or a hang-up cancels the write (shielded).
+        await asyncio.wait([write], timeout=FILLER_AFTER_S)
+        if not write.done():
+            yield Text("One moment while I put that in our calendar. ")
+        outcome = await asyncio.shield(write)
+        record = outcome.booking
+        if outcome.state == C_COMMITTED and record is not None:
+            self._announced.add(record.id)
+            clause = self._booked_clause(record)
+            await self._tell(outcome, TOLD_CONFIRMED, clause)
+            yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
+            yield Text(f"You're all set, {record.customer_name.split()[0]}. Your {clause} "
+                       "Is there anything else I can help with?")
+            return
+        if outcome.state == C_FAILED:
+            async for item in self._refused(outcome, slot):
+                yield item
+            return
+        # unknown: the backend did not answer in time; the outbox finishes and texts
+        promise = "You'll get a text confirmation within a few minutes."
+        await self._tell(outcome, TOLD_TEXT_PROMISED, promise)
+        s.chosen, s.offers, s.when, s.task, s.expecting = None, [], None, None, \
+            Ask.ANYTHING_ELSE
+        yield Text(f"I'm still finalizing that booking with our calendar. {promise} "
+                   "Is there anything else I can help with?")
+
+    async def _refused(self, outcome: BookingOutcome, slot: Slot) -> AsyncIterator[BrainOutput]:
+        s = self.state
+        s.chosen = None
+        if outcome.code == "slot_taken":
+            lead = "I'm sorry, that time was just taken. "
+            await self._tell(outcome, TOLD_DECLINED, lead.strip())
             async for item in self._search(
-                When(slot.start.date(), slot.start.time(), None, None, ""),
-                lead="I'm sorry, that time was just taken. ",
+                When(slot.start.date(), slot.start.time(), None, None, ""), lead=lead,
             ):
                 yield item
             return
-        except CalendarError as error:
-            s.chosen, s.expecting = None, Ask.WHEN
-            yield Text(f"I'm sorry, I can't book that: {error}. What other time works?")
+        if outcome.code == "invalid":  # the calendar's reason is fit to say aloud
+            lead = f"I'm sorry, I can't book that: {outcome.reason}."
+            await self._tell(outcome, TOLD_DECLINED, lead)
+            s.expecting = Ask.WHEN
+            yield Text(f"{lead} What other time works?")
             return
-        self._announced.add(record.id)
-        yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
-        yield Text(f"You're all set, {record.customer_name.split()[0]}. Your "
-                   f"{self._booked_clause(record)} Is there anything else I can help with?")
+        lead = "I'm sorry, our booking system didn't accept that appointment."
+        await self._tell(outcome, TOLD_DECLINED, lead)
+        s.task, s.expecting = Task.MESSAGE, Ask.MESSAGE
+        yield Text(f"{lead} I can take a message and someone will call you back to set it "
+                   "up. What would you like me to tell them?")
+
+    async def _tell(self, outcome: BookingOutcome, told: str, clause: str) -> None:
+        """Store what the caller is about to be told before it is spoken; ``heard``
+        marks it heard once the clause was played whole."""
+        commitment = outcome.commitment
+        await asyncio.to_thread(self.desk.ledger.told, commitment.id, told, heard=False)
+        self._telling = (commitment.id, told, clause)
 
     def _booked_clause(self, record: BookingRecord) -> str:
         """'<service> is booked for <day> at <time>.', rendered from the stored row."""
@@ -467,19 +524,17 @@ class Receptionist:
         self._booked_for = (record.id, clause)
         return clause
 
-    def _book_row(self, slot: Slot, name: str) -> BookingRecord:
-        """The calendar write, in a worker thread; it touches no dialogue state."""
-        return self.calendar.book(slot, customer_name=name, customer_phone=self.caller_number,
-                                  call_id=self.call_id, now=self.now())
-
-    def _committed(self, commit: asyncio.Future[BookingRecord]) -> None:
+    def _committed(self, write: asyncio.Future[BookingOutcome]) -> None:
         """On the event loop when the write ends, whether or not its reply still waits, so
         a reply cancelled by barge-in cannot forget a booking that exists."""
-        if commit.cancelled() or commit.exception() is not None:
-            return  # the waiting reply (if any) handles the error; nothing was booked
+        if write.cancelled() or write.exception() is not None:
+            return
+        outcome = write.result()
+        if outcome.state != C_COMMITTED or outcome.booking is None:
+            return  # the waiting reply (if any) says so; nothing was booked
         s = self.state
         s.booking_id, s.chosen, s.offers, s.when, s.task, s.expecting = (
-            commit.result().id, None, [], None, None, Ask.ANYTHING_ELSE)
+            outcome.booking.id, None, [], None, None, Ask.ANYTHING_ELSE)
 
     def _question(self) -> str:
         s = self.state

@@ -10,8 +10,11 @@ from frontdesk.profile.loader import (
 )
 from frontdesk.profile.models import (
     WEEKDAYS,
+    BookingBackend,
     Business,
+    CalDAVBackend,
     ConsistencyError,
+    CrmBackend,
     EngineSettings,
     Holiday,
     Hours,
@@ -28,8 +31,11 @@ from frontdesk.profile.registry import ProfileRegistry, RegistryError, normalise
 
 __all__ = [
     "WEEKDAYS",
+    "BookingBackend",
     "Business",
+    "CalDAVBackend",
     "ConsistencyError",
+    "CrmBackend",
     "EngineSettings",
     "Holiday",
     "Hours",

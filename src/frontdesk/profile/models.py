@@ -33,8 +33,11 @@ from frontdesk.profile.describe import describe_hours
 
 __all__ = [
     "WEEKDAYS",
+    "BookingBackend",
     "Business",
+    "CalDAVBackend",
     "ConsistencyError",
+    "CrmBackend",
     "EngineSettings",
     "Holiday",
     "Hours",
@@ -227,6 +230,46 @@ class Recording(_Frozen):
         return f" {' '.join(self.disclosure.split())} " in said
 
 
+class CalDAVBackend(_Frozen):
+    """A CalDAV calendar collection (Radicale, Nextcloud, Fastmail, ...) holds bookings."""
+
+    url: str = Field(pattern=r"^https?://.+/$")  # the collection URL, with its final slash
+    username: str
+    password_env: str = "FRONTDESK_CALDAV_PASSWORD"  # secrets stay out of the profile
+
+
+class CrmBackend(_Frozen):
+    """A REST CRM holds bookings; requests are HMAC-signed with the secret from the env."""
+
+    base_url: str = Field(pattern=r"^https?://")
+    secret_env: str = "FRONTDESK_CRM_SECRET"
+    create_path: str = "/appointments"
+    find_path: str = "/appointments?idempotency_key={key}"
+    list_path: str = "/appointments?start={start}&end={end}"
+    cancel_path: str = "/appointments/{id}"
+    field_map: dict[str, str] = {}
+
+
+class BookingBackend(_Frozen):
+    """Where bookings are written. The built-in calendar needs nothing; an external one is
+    written through the commitment ledger with these deadlines (the caller hears a filler
+    after ``filler_ms`` and an answer, or a promised text, by about ``in_call_budget_ms``)."""
+
+    backend: Literal["builtin", "caldav", "crm"] = "builtin"
+    caldav: CalDAVBackend | None = None
+    crm: CrmBackend | None = None
+    in_call_budget_ms: int = Field(default=2500, ge=200, le=8000)
+    request_timeout_ms: int = Field(default=1200, ge=100, le=30000)
+
+    @model_validator(mode="after")
+    def _check(self) -> BookingBackend:
+        if self.backend == "caldav" and self.caldav is None:
+            raise ConsistencyError([("booking.caldav", "required when backend is caldav")])
+        if self.backend == "crm" and self.crm is None:
+            raise ConsistencyError([("booking.crm", "required when backend is crm")])
+        return self
+
+
 class Providers(_Frozen):
     stt: Literal["whisper", "stub"] = "whisper"
     tts: Literal["piper", "stub"] = "piper"
@@ -272,6 +315,7 @@ class Profile(_Frozen):
     transfer_numbers: list[TransferNumber] = []
     policies: Policies = Policies()
     recording: Recording = Recording()
+    booking: BookingBackend = BookingBackend()
     engine: EngineSettings = EngineSettings()
 
     @model_validator(mode="after")

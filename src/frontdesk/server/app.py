@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from frontdesk.call.events import CallEvent
 from frontdesk.call.inbound import HangupIn, Inbound
 from frontdesk.runtime import Runtime
+from frontdesk.server.backoffice import BackOffice
 from frontdesk.server.carriers import carrier_router
 from frontdesk.server.pacer import PacedSocketOutput
 from frontdesk.server.wire import WireError, event_json, parse_audio, parse_control
@@ -31,12 +32,23 @@ log = logging.getLogger(__name__)
 WS_MAX_MESSAGE_BYTES = 128 * 1024
 
 
-def create_app(runtime: Runtime, edge: CarrierEdge | None = None) -> FastAPI:
-    """The app; with ``edge`` it also serves the configured carriers' routes."""
+def create_app(
+    runtime: Runtime, edge: CarrierEdge | None = None, backoffice: BackOffice | None = None,
+) -> FastAPI:
+    """The app; with ``edge`` it also serves the configured carriers' routes, and with
+    ``backoffice`` it runs the outbox and reconciliation while it serves."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        stop = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            if backoffice is not None:
+                tg.create_task(backoffice.run(stop))
+            try:
+                yield
+            finally:
+                stop.set()
+        await runtime.aclose()
         if edge is not None:
             await edge.aclose()
 

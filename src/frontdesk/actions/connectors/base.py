@@ -47,6 +47,7 @@ class BookingRequest:
     customer_phone: str | None = None
     call_id: str | None = None
     business_name: str = ""
+    resource_id: str | None = None  # the preferred resource (bay, chair) if the caller chose one
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,11 @@ class ConnectorError(Exception):
     applied_maybe: bool = False  # True only for Uncertain
     retryable: bool = False
 
-    def __init__(self, backend: str, reason: str) -> None:
+    def __init__(self, backend: str, reason: str, *, code: str = "") -> None:
         super().__init__(f"{backend}: {reason}")
         self.backend = backend
         self.reason = reason
+        self.code = code  # a stable short name for callers that branch on it ("slot_taken")
 
 
 class Rejected(ConnectorError):

@@ -1,0 +1,246 @@
+"""False-success reconciliation: what the caller was told against what the backend holds.
+
+For every settled booking commitment the backend is asked for the idempotency key:
+
+- committed but absent ("said booked, not there"): the write is restored under the same
+  key if the backend takes it, else a callback task is raised;
+- committed but held twice, or at another time: a callback task (a person must choose);
+- failed but present (a late write landed after we gave up and told the caller it did
+  not): the stray booking is cancelled, so the calendar matches what the caller heard;
+- committed, present, and the caller heard it or was texted: the commitment is
+  ``reconciled`` and never checked again.
+
+A range scan then looks for what no commitment explains: two bookings under one key,
+the same caller twice at the same time under different keys, and frontdesk-keyed
+bookings the ledger does not know. The transcript is checked too: an agent turn that
+says "is booked for" in a call without a committed booking is a false confirmation.
+
+Every finding is stored once (deduplicated), logged as an alert, and listed by
+``frontdesk reconcile``; open callback tasks stay open until a person resolves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from frontdesk.actions.booking import KIND_BOOK, BookingDesk, request_from
+from frontdesk.actions.connectors.base import (
+    BackendBooking,
+    Connector,
+    ConnectorError,
+    Uncertain,
+)
+from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_DECLINED, Ledger
+from frontdesk.actions.notify import KIND_SMS
+from frontdesk.store import (
+    C_COMMITTED,
+    C_FAILED,
+    C_RECONCILED,
+    BusinessStore,
+    CommitmentRecord,
+    FindingRecord,
+    StaleTransition,
+)
+
+__all__ = ["BOOKED_PHRASE", "ReconcileReport", "Reconciler"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BOOKED_PHRASE = " is booked for "  # how every spoken confirmation reads (receptionist)
+
+MISSING, DUPLICATE, WRONG_TIME, ORPHAN = "missing", "duplicate", "wrong_time", "orphan"
+UNTRACKED, UNINFORMED, FALSE_CONFIRMATION = "untracked", "uninformed", "false_confirmation"
+ACTION_CALLBACK, ACTION_RESTORED, ACTION_CANCELLED = "callback", "restored", "cancelled"
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    reconciled: int = 0
+    unreachable: int = 0  # commitments the backend could not be asked about this time
+    findings: list[FindingRecord] = field(default_factory=list)  # new in this run
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for finding in self.findings:
+            counts[finding.kind] += 1
+        return dict(counts)
+
+
+class Reconciler:
+    def __init__(
+        self, desk: BookingDesk, *, clock: Callable[[], datetime], request_s: float = 8.0,
+    ) -> None:
+        self.desk = desk
+        self.store: BusinessStore = desk.store
+        self.connector: Connector = desk.executor.connector
+        self.ledger = Ledger(desk.store, clock)
+        self._clock = clock
+        self._request_s = request_s
+
+    async def run(self, *, call_id: str | None = None,
+                  horizon: timedelta = timedelta(days=90)) -> ReconcileReport:
+        """Check the settled bookings (of one call, or all), then scan the backend."""
+        report = ReconcileReport()
+        commitments = await asyncio.to_thread(
+            self.store.list_commitments, call_id=call_id, kinds=(KIND_BOOK,))
+        for commitment in commitments:
+            if commitment.state in (C_COMMITTED, C_FAILED):
+                await self._check(commitment, report)
+        if call_id is None:
+            await self._scan(commitments, report, horizon)
+        await self._transcripts(commitments, call_id, report)
+        return report
+
+    # -- one commitment ------------------------------------------------------------------
+
+    async def _check(self, commitment: CommitmentRecord, report: ReconcileReport) -> None:
+        report.checked += 1
+        try:
+            held = [b for b in await self._ask(self.connector.find(commitment.key))
+                    if b.key == commitment.key]
+        except ConnectorError as error:
+            report.unreachable += 1
+            log.info("reconcile: %s unreachable for %s: %s", self.connector.name,
+                     commitment.id, error)
+            return
+        if commitment.state == C_FAILED:
+            await self._check_failed(commitment, held, report)
+            return
+        expected = datetime.fromisoformat((commitment.result or commitment.payload)["start"])
+        if not held:
+            await self._missing(commitment, report)
+        elif len(held) > 1:
+            await self._find(report, commitment, DUPLICATE, ACTION_CALLBACK,
+                             {"copies": [b.external_id for b in held]})
+        elif held[0].start != expected:
+            await self._find(report, commitment, WRONG_TIME, ACTION_CALLBACK, {
+                "told": expected.isoformat(), "held": held[0].start.isoformat()})
+        elif await self._informed(commitment, TOLD_CONFIRMED):
+            await self._settle(commitment, report)
+        elif await self._call_over(commitment) and not commitment.payload.get("customer_phone"):
+            await self._find(report, commitment, UNINFORMED, ACTION_CALLBACK,
+                             {"why": "booked, not heard, and no number to text"})
+
+    async def _check_failed(self, commitment: CommitmentRecord, held: list[BackendBooking],
+                            report: ReconcileReport) -> None:
+        if held:
+            # Told "not booked" (or about to be texted so), yet it is there: remove it.
+            try:
+                removed = await self._ask(self.connector.cancel(commitment.key))
+            except ConnectorError as error:
+                await self._find(report, commitment, ORPHAN, ACTION_CALLBACK,
+                                 {"held": held[0].external_id, "cancel_error": str(error)})
+                return
+            await self._find(report, commitment, ORPHAN, ACTION_CANCELLED,
+                             {"held": held[0].external_id, "removed": removed})
+            return
+        if await self._informed(commitment, TOLD_DECLINED):
+            await self._settle(commitment, report)
+
+    async def _missing(self, commitment: CommitmentRecord, report: ReconcileReport) -> None:
+        """Said booked, not there: put it back under the same key if the backend takes it."""
+        request = request_from(commitment)
+        result = await self.desk.executor.write(
+            request, budget_s=self._request_s * 2, request_s=self._request_s,
+            maybe_landed=False)
+        action = ACTION_RESTORED if result.outcome == "committed" else ACTION_CALLBACK
+        await self._find(report, commitment, MISSING, action,
+                         {"restore": result.outcome, "steps": list(result.steps)})
+
+    async def _informed(self, commitment: CommitmentRecord, told: str) -> bool:
+        """Did the caller hear this outcome whole on the phone, or get a text about it?"""
+        if commitment.told == told and commitment.told_heard:
+            return True
+        texts = await asyncio.to_thread(
+            self.store.list_commitments, parent_id=commitment.id, kinds=(KIND_SMS,),
+            states=(C_COMMITTED,))
+        return bool(texts)
+
+    async def _call_over(self, commitment: CommitmentRecord) -> bool:
+        if commitment.call_id is None:
+            return True
+        call = await asyncio.to_thread(self.store.get_call, commitment.call_id)
+        return call is None or call.ended_at is not None
+
+    async def _settle(self, commitment: CommitmentRecord, report: ReconcileReport) -> None:
+        try:
+            await asyncio.to_thread(self.ledger.move, commitment, C_RECONCILED)
+        except StaleTransition:
+            return
+        report.reconciled += 1
+
+    # -- the backend as a whole ----------------------------------------------------------
+
+    async def _scan(self, commitments: list[CommitmentRecord], report: ReconcileReport,
+                    horizon: timedelta) -> None:
+        now = self._clock()
+        try:
+            held = await self._ask(self.connector.list_range(now - timedelta(days=1),
+                                                             now + horizon))
+        except ConnectorError as error:
+            log.info("reconcile: cannot scan %s: %s", self.connector.name, error)
+            return
+        known = {c.key: c for c in commitments}
+        by_key: dict[str, list[BackendBooking]] = defaultdict(list)
+        by_slot: dict[tuple[str, datetime], set[str]] = defaultdict(set)
+        for booking in held:
+            if booking.key:
+                by_key[booking.key].append(booking)
+            if booking.customer_phone:
+                by_slot[(booking.customer_phone, booking.start)].add(booking.key)
+        for key, copies in by_key.items():
+            commitment = known.get(key)
+            if len(copies) > 1:
+                await self._find(report, commitment, DUPLICATE, ACTION_CALLBACK,
+                                 {"key": key, "copies": [b.external_id for b in copies]})
+            elif commitment is None and len(key) == 32:
+                await self._find(report, None, UNTRACKED, ACTION_CALLBACK,
+                                 {"key": key, "held": copies[0].external_id})
+        for (phone, start), keys in by_slot.items():
+            if len(keys) > 1:
+                await self._find(report, None, DUPLICATE, ACTION_CALLBACK, {
+                    "phone": phone, "start": start.isoformat(), "keys": sorted(keys)})
+
+    async def _transcripts(self, commitments: list[CommitmentRecord], call_id: str | None,
+                           report: ReconcileReport) -> None:
+        """An agent turn that says "is booked for" needs a committed booking in its call."""
+        call_ids = {call_id} if call_id else {c.call_id for c in commitments if c.call_id}
+        booked = {c.call_id for c in commitments
+                  if c.state in (C_COMMITTED, C_RECONCILED) and c.call_id}
+        for cid in sorted(call_ids - booked):
+            turns = await asyncio.to_thread(self.store.list_turns, cid)
+            said = [t.index for t in turns if BOOKED_PHRASE in t.agent_text_played]
+            if said:
+                await self._find(report, None, FALSE_CONFIRMATION, ACTION_CALLBACK,
+                                 {"call_id": cid, "turns": said})
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _ask(self, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._request_s):
+                return await call
+        except TimeoutError:
+            raise Uncertain(self.connector.name, "no answer in time") from None
+
+    async def _find(self, report: ReconcileReport, commitment: CommitmentRecord | None,
+                    kind: str, action: str, detail: dict[str, Any]) -> None:
+        subject = commitment.id if commitment else hashlib.sha256(
+            json.dumps(detail, sort_keys=True, default=str).encode()).hexdigest()[:40]
+        finding, created = await asyncio.to_thread(
+            self.store.add_finding, dedupe_key=f"{kind}:{subject}"[:128], kind=kind,
+            detail=detail, action=action, commitment_id=commitment.id if commitment else None,
+            now=self._clock())
+        if created:
+            report.findings.append(finding)
+            log.warning("ALERT reconcile %s (%s) for %s: %s", kind, action,
+                        commitment.id if commitment else "backend", detail)

@@ -1,0 +1,207 @@
+"""The outbox: finishes bookings a call left unknown, then texts each caller the truth.
+
+A real SQLite store, a scripted backend (see ledger_helpers) and a virtual business clock
+that the test advances between passes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from ledger_helpers import Backend, Clock, Texts, make_desk, slot_at
+
+from frontdesk.actions.booking import BookingDesk
+from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_TEXT_PROMISED
+from frontdesk.actions.outbox import Outbox
+from frontdesk.profile import Profile
+from frontdesk.store import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    C_COMMITTED,
+    C_FAILED,
+    C_PENDING,
+    C_UNKNOWN,
+    BusinessStore,
+    Store,
+)
+
+CHICAGO = ZoneInfo("America/Chicago")
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)
+START = datetime(2026, 12, 1, 10, 0, tzinfo=CHICAGO)
+CALLER = "+15125551234"
+
+
+@pytest.fixture
+def business(store: Store, profile: Profile) -> BusinessStore:
+    return store.for_business(profile.business.id)
+
+
+async def book_in_call(desk: BookingDesk, business: BusinessStore, clock: Clock,
+                       *, end_call: bool = True) -> str:
+    call = business.create_call(CALLER, "+15125550100", started_at=clock())
+    outcome = await desk.book(session_id=call.id, call_id=call.id,
+                              slot=slot_at(desk, START, clock()), name="Ann Lee", phone=CALLER)
+    if end_call:
+        business.end_call(call.id, status="completed", outcome="none", ended_at=clock())
+    return outcome.commitment.id
+
+
+def outbox(desk: BookingDesk, texts: Texts | None, clock: Clock, owner: str = "w1") -> Outbox:
+    return Outbox(desk, sms=texts, owner=owner, clock=clock)
+
+
+async def test_unknown_booking_is_finished_and_texted_once(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(down=True), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    cid = await book_in_call(desk, business, clock)
+    commitment = business.get_commitment(cid)
+    assert commitment is not None and commitment.state == C_UNKNOWN
+    desk.ledger.told(cid, TOLD_TEXT_PROMISED, heard=True)
+
+    worker = outbox(desk, texts, clock)
+    assert (await worker.run_once()).bookings == {}  # not due yet: its retry time is ahead
+    backend.down = False
+    clock.advance(minutes=10)
+    report = await worker.run_once()
+    assert report.bookings == {C_COMMITTED: 1} and report.texts_sent == 1
+    assert backend.creates == 1
+    [(to, text)] = texts.sent
+    assert to == CALLER and "confirmed for Tuesday, December 1 at 10 AM" in text
+    [row] = business.list_bookings(NOW, NOW + timedelta(days=3))
+    assert row.status == BOOKING_CONFIRMED and row.external_id == "ext-1"
+    clock.advance(minutes=10)
+    assert (await worker.run_once()).idle and len(texts.sent) == 1
+
+
+async def test_a_write_that_landed_is_found_not_repeated(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(landing=True, find_down=True), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    # the in-call write lands but answers with a reset, and no lookup gets through
+    cid = await book_in_call(desk, business, clock)
+    commitment = business.get_commitment(cid)
+    assert commitment is not None and commitment.state == C_UNKNOWN
+    assert len(backend.held) == 1
+    sent = backend.creates
+    backend.landing = backend.find_down = False
+    clock.advance(minutes=10)
+    await outbox(desk, texts, clock).run_once()
+    commitment = business.get_commitment(cid)
+    assert commitment is not None and commitment.state == C_COMMITTED
+    assert backend.creates == sent  # found by key: not written again
+    assert commitment.result is not None and commitment.result["external_id"] == "ext-1"
+
+
+async def test_a_booking_that_never_goes_through_is_given_up_and_texted(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(down=True), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    cid = await book_in_call(desk, business, clock)
+    worker = outbox(desk, texts, clock)
+    for _ in range(4):
+        clock.advance(hours=1)
+        await worker.run_once()
+    commitment = business.get_commitment(cid)
+    assert commitment is not None and commitment.state == C_FAILED
+    assert commitment.attempts == 3
+    [row] = business.list_bookings(NOW, NOW + timedelta(days=3), include_cancelled=True)
+    assert row.status == BOOKING_CANCELLED  # the hold is released
+    [(_, text)] = texts.sent
+    assert "could not book your oil change" in text
+
+
+async def test_heard_confirmation_needs_no_text_but_an_unheard_one_does(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    heard = await book_in_call(desk, business, clock)
+    desk.ledger.told(heard, TOLD_CONFIRMED, heard=True)
+    other = Clock(NOW)
+    unheard_call = business.create_call(CALLER, "+15125550100", started_at=other())
+    outcome = await desk.book(session_id="s2", call_id=unheard_call.id,
+                              slot=slot_at(desk, START + timedelta(hours=2), other()),
+                              name="Bo Ray", phone="+15125559999")
+    desk.ledger.told(outcome.commitment.id, TOLD_CONFIRMED, heard=False)
+    worker = outbox(desk, texts, clock)
+    await worker.run_once()
+    assert texts.sent == []  # the second call is still live: the agent may still say it
+    business.end_call(unheard_call.id, status="completed", outcome="booked", ended_at=clock())
+    await worker.run_once()
+    assert [to for to, _ in texts.sent] == ["+15125559999"]
+
+
+async def test_an_attempt_abandoned_by_a_crash_is_resolved_after_its_grace(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    call = business.create_call(CALLER, "+15125550100", started_at=clock())
+    # what a process killed mid-write leaves behind: proposed, begun, nothing settled
+    request_slot = slot_at(desk, START, clock())
+    from frontdesk.actions.ledger import idempotency_key
+
+    key = idempotency_key(call.id, "book", {"start": request_slot.start.isoformat()})
+    commitment, _ = desk.ledger.propose(kind="book", key=key, connector=backend.name,
+                                        call_id=call.id, payload={
+        "service_id": "oil-change", "service_name": "oil change",
+        "start": request_slot.start.isoformat(), "end": request_slot.end.isoformat(),
+        "customer_name": "Ann Lee", "customer_phone": CALLER, "call_id": call.id,
+        "resource_id": request_slot.resource_id})
+    desk.ledger.move(commitment, C_PENDING, retry_at=clock() + timedelta(seconds=30))
+    worker = outbox(desk, texts, clock)
+    assert (await worker.run_once()).bookings == {}  # still inside the in-call grace
+    clock.advance(minutes=1)
+    assert (await worker.run_once()).bookings == {C_COMMITTED: 1}
+    # the dead call row is still "active": texts wait until it is stale
+    assert texts.sent == []
+    clock.advance(hours=3)
+    await worker.run_once()
+    assert len(texts.sent) == 1 and "confirmed" in texts.sent[0][1]
+
+
+async def test_a_failed_text_is_retried_later_and_sent_once(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(), Texts(fail_next=1)
+    desk = make_desk(profile, business, backend, clock)
+    await book_in_call(desk, business, clock)
+    worker = outbox(desk, texts, clock)
+    report = await worker.run_once()
+    assert report.texts_proposed == 1 and report.texts_sent == 0
+    report = await worker.run_once()
+    assert report.texts_sent == 0  # its retry time is ahead
+    clock.advance(minutes=15)
+    assert (await worker.run_once()).texts_sent == 1
+    clock.advance(minutes=15)
+    assert (await worker.run_once()).idle and len(texts.sent) == 1
+
+
+async def test_two_workers_never_act_on_the_same_commitment(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(down=True), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    for hour in (9, 10, 11, 13):
+        call = business.create_call(CALLER, "+15125550100", started_at=clock())
+        await desk.book(session_id=call.id, call_id=call.id,
+                        slot=slot_at(desk, START.replace(hour=hour), clock()), name="Ann Lee",
+                        phone=CALLER)
+        business.end_call(call.id, status="completed", outcome="none", ended_at=clock())
+    backend.down = False
+    clock.advance(minutes=10)
+    a, b = outbox(desk, texts, clock, "a"), outbox(desk, texts, clock, "b")
+    import asyncio
+
+    first, second = await asyncio.gather(a.run_once(), b.run_once())
+    assert first.bookings.get(C_COMMITTED, 0) + second.bookings.get(C_COMMITTED, 0) == 4
+    assert backend.creates == 4
+    clock.advance(minutes=1)
+    await asyncio.gather(a.run_once(), b.run_once())
+    assert len(texts.sent) == 4
