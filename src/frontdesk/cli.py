@@ -241,6 +241,7 @@ def reconcile(
     profile: ProfileOpt = None,
     call: Annotated[str | None, typer.Option(help="Only this call's bookings.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    now: Annotated[str | None, typer.Option(help="Pin the business clock (ISO 8601).")] = None,
 ) -> None:
     """Compare what callers were told with what the booking backend holds, fix what can
     be fixed, and print the findings. Exits 1 while callback tasks are open."""
@@ -248,16 +249,16 @@ def reconcile(
     from frontdesk.quality.reconcile import Reconciler
 
     profiles = _profiles(profile, False)
+    clock = _fixed_clock(now) if now else (lambda: datetime.now(UTC))
     store = open_store(database_url())
 
     async def go() -> list[dict[str, object]]:
         results: list[dict[str, object]] = []
         for p in profiles:
             business = store.for_business(p.business.id)
-            desk = build_desk(p, business, clock=lambda: datetime.now(UTC))
+            desk = build_desk(p, business, clock=clock)
             try:
-                report = await Reconciler(desk, clock=lambda: datetime.now(UTC)).run(
-                    call_id=call)
+                report = await Reconciler(desk, clock=clock).run(call_id=call)
             finally:
                 await desk.aclose()
             open_ = await asyncio.to_thread(business.list_findings, open_only=True)
@@ -293,7 +294,10 @@ def reconcile(
 
 
 @app.command()
-def outbox(profile: ProfileOpt = None) -> None:
+def outbox(
+    profile: ProfileOpt = None,
+    now: Annotated[str | None, typer.Option(help="Pin the business clock (ISO 8601).")] = None,
+) -> None:
     """Run one outbox pass: finish unknown bookings and send the texts callers are owed
     (through the carrier configured by TWILIO_* / TELNYX_*)."""
     from frontdesk.actions.factory import BackendConfigError, build_desk
@@ -304,6 +308,7 @@ def outbox(profile: ProfileOpt = None) -> None:
     from frontdesk.telephony.twilio.rest import TwilioActions
 
     profiles = _profiles(profile, False)
+    clock = _fixed_clock(now) if now else (lambda: datetime.now(UTC))
     try:
         carriers = CarrierSettings.from_env(os.environ)
     except CarrierConfigError as error:
@@ -319,12 +324,11 @@ def outbox(profile: ProfileOpt = None) -> None:
             actions = TelnyxActions(carriers.telnyx.api)
         try:
             for p in profiles:
-                desk = build_desk(p, store.for_business(p.business.id),
-                                  clock=lambda: datetime.now(UTC))
+                desk = build_desk(p, store.for_business(p.business.id), clock=clock)
                 sms = CarrierSms(actions, p.business.phone_numbers[0]) if actions else None
                 try:
                     report = await Outbox(desk, sms=sms, owner=f"cli:{os.getpid()}",
-                                          clock=lambda: datetime.now(UTC)).run_once()
+                                          clock=clock).run_once()
                 finally:
                     await desk.aclose()
                 typer.echo(f"{p.business.id}: bookings {report.bookings or 'none'}, texts "

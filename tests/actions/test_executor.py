@@ -185,3 +185,33 @@ async def test_open_circuit_fails_fast_without_sending() -> None:
     result = await ex.write(REQUEST, budget_s=2, request_s=1)
     assert result.outcome == "unknown" and "circuit open" in result.reason
     assert backend.calls.count("create") == sent  # nothing sent while open
+
+
+async def test_remove_retries_until_the_booking_is_verified_gone() -> None:
+    clock = Clock()
+    backend = ScriptedBackend(clock, ["ok"])
+    ex = executor(backend, clock)
+    await ex.write(REQUEST, budget_s=2, request_s=1)
+    failures = [Uncertain("scripted", "reset")]
+
+    async def cancel(key: str) -> bool:
+        backend.calls.append("cancel")
+        if failures:
+            raise failures.pop()
+        before = len(backend.held)
+        backend.held = [b for b in backend.held if b.key != key]
+        return len(backend.held) < before
+
+    backend.cancel = cancel  # type: ignore[method-assign]
+    result = await ex.remove(REQUEST.key, budget_s=2, request_s=1)
+    assert result.outcome == "committed" and backend.held == []
+    assert backend.calls[-3:] == ["cancel", "cancel", "find"]
+
+
+async def test_remove_that_cannot_be_verified_is_unknown() -> None:
+    clock = Clock()
+    backend = ScriptedBackend(clock, ["ok"])
+    ex = executor(backend, clock)
+    await ex.write(REQUEST, budget_s=2, request_s=1)  # cancel() of the script is a no-op
+    result = await ex.remove(REQUEST.key, budget_s=1, request_s=1)
+    assert result.outcome == "unknown" and result.reason == "still held after the cancel"

@@ -6,6 +6,7 @@ that the test advances between passes.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -205,3 +206,73 @@ async def test_two_workers_never_act_on_the_same_commitment(
     clock.advance(minutes=1)
     await asyncio.gather(a.run_once(), b.run_once())
     assert len(texts.sent) == 4
+
+
+async def test_an_open_circuit_spends_no_attempts(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(down=True), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    cid = await book_in_call(desk, business, clock)
+    before = business.get_commitment(cid)
+    assert before is not None
+    desk.executor.breaker.opened_at = time.monotonic()  # the circuit opened just now
+    clock.advance(hours=1)
+    assert (await outbox(desk, texts, clock).run_once()).bookings == {}
+    after = business.get_commitment(cid)
+    assert after is not None and after.attempts == before.attempts
+    assert after.state == C_UNKNOWN and after.next_attempt_at is not None
+    assert after.next_attempt_at > clock()  # released until the cool-down is over
+
+
+async def test_a_message_is_stored_once_and_a_crashed_one_is_finished(
+    profile: Profile, business: BusinessStore
+) -> None:
+    from frontdesk.actions.messages import KIND_MESSAGE, take_message
+
+    clock, texts = Clock(NOW), Texts()
+    desk = make_desk(profile, business, Backend(), clock)
+    call = business.create_call(CALLER, "+15125550100", started_at=clock())
+    said = {"session_id": call.id, "call_id": call.id, "name": "Ann Lee", "phone": CALLER,
+            "text": "Please call me about my brakes."}
+    first, stored = await take_message(desk.ledger, **said)
+    again, stored_again = await take_message(desk.ledger, **said)  # said twice: kept once
+    assert first.state == again.state == C_COMMITTED and stored_again.id == stored.id
+    assert [m.id for m in business.list_messages()] == [stored.id]
+    # a process that died after proposing a message, before storing it
+    from frontdesk.actions.ledger import idempotency_key
+
+    key = idempotency_key("other-session", KIND_MESSAGE, {"text": "x"})
+    lost, _ = desk.ledger.propose(kind=KIND_MESSAGE, key=key, connector="builtin", payload={
+        "text": "Call me back", "caller_name": "Bo", "caller_phone": CALLER, "call_id": None})
+    report = await outbox(desk, texts, clock).run_once()
+    assert report.messages == 1
+    done = business.get_commitment(lost.id)
+    assert done is not None and done.state == C_COMMITTED
+    assert [m.text for m in business.list_messages()] == [
+        "Please call me about my brakes.", "Call me back"]
+    assert (await outbox(desk, texts, clock).run_once()).messages == 0
+
+
+async def test_an_unknown_cancellation_is_finished_and_texted(
+    profile: Profile, business: BusinessStore
+) -> None:
+    from frontdesk.actions.cancelling import cancel_booking
+
+    clock, backend, texts = Clock(NOW), Backend(), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    cid = await book_in_call(desk, business, clock)
+    desk.ledger.told(cid, TOLD_CONFIRMED, heard=True)
+    booking = business.get_booking_by_key(business.get_commitment(cid).key)  # type: ignore[union-attr]
+    assert booking is not None
+    backend.down = True
+    outcome = await cancel_booking(desk, session_id="s2", call_id=None, booking=booking)
+    assert outcome.state == C_UNKNOWN
+    assert business.get_booking(booking.id).status == BOOKING_CONFIRMED  # type: ignore[union-attr]
+    backend.down = False
+    clock.advance(minutes=10)
+    await outbox(desk, texts, clock).run_once()
+    assert business.get_booking(booking.id).status == BOOKING_CANCELLED  # type: ignore[union-attr]
+    assert backend.held == {}
+    [(to, text)] = texts.sent
+    assert to == CALLER and "your oil change on Tuesday, December 1 at 10 AM is cancelled" in text

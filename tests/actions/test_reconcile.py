@@ -62,7 +62,23 @@ async def test_a_heard_booking_the_backend_holds_is_reconciled_once(
     assert (report.checked, report.reconciled, report.findings) == (1, 1, [])
     commitment = business.get_commitment(cid)
     assert commitment is not None and commitment.state == C_RECONCILED
-    assert (await reconciler.run()).checked == 0  # never checked again
+    again = await reconciler.run()  # upcoming: checked again, nothing to report
+    assert (again.checked, again.reconciled, again.findings) == (1, 0, [])
+    clock.advance(days=2)  # the appointment has begun: no longer checked
+    assert (await reconciler.run()).checked == 0
+
+
+async def test_a_reconciled_booking_lost_before_its_day_is_found(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend = Clock(NOW), Backend()
+    desk = make_desk(profile, business, backend, clock)
+    cid = await booked(desk, business, clock)
+    reconciler = Reconciler(desk, clock=clock)
+    assert (await reconciler.run()).reconciled == 1
+    backend.held.clear()
+    [finding] = (await reconciler.run()).findings
+    assert (finding.kind, finding.commitment_id, finding.action) == ("missing", cid, "restored")
 
 
 async def test_a_dropped_booking_is_found_and_restored(
@@ -181,3 +197,27 @@ async def test_an_unreachable_backend_is_counted_not_judged(
     report = await Reconciler(desk, clock=clock).run()
     assert (report.unreachable, report.findings) == (1, [])
     assert business.get_commitment(cid).state == C_COMMITTED  # type: ignore[union-attr]
+
+
+async def test_a_cancelled_booking_is_not_restored_and_must_stay_gone(
+    profile: Profile, business: BusinessStore
+) -> None:
+    from frontdesk.actions.cancelling import cancel_booking
+
+    clock, backend = Clock(NOW), Backend()
+    desk = make_desk(profile, business, backend, clock)
+    cid = await booked(desk, business, clock)
+    key = business.get_commitment(cid).key  # type: ignore[union-attr]
+    booking = business.get_booking_by_key(key)
+    assert booking is not None
+    outcome = await cancel_booking(desk, session_id="s", call_id=None, booking=booking)
+    assert outcome.state == C_COMMITTED and backend.held == {}
+    desk.ledger.told(outcome.commitment.id, TOLD_CONFIRMED, heard=True)
+    reconciler = Reconciler(desk, clock=clock)
+    report = await reconciler.run()
+    assert report.findings == [] and backend.held == {}  # gone, as the caller was told
+    # the backend brings it back (a sync from another system): deleted again
+    await backend.create(desk_request(desk, key))
+    [finding] = (await reconciler.run()).findings
+    assert (finding.kind, finding.action) == ("still_booked", "cancelled")
+    assert backend.held == {}

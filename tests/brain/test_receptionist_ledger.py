@@ -222,3 +222,19 @@ async def test_a_confirmation_the_caller_did_not_hear_is_not_marked_heard(
     assert said.startswith("Just so you know")
     [commitment] = business.list_commitments()
     assert commitment.told_heard
+
+
+async def test_a_ledger_failure_is_never_spoken_as_a_booking(
+    profile: Profile, business: BusinessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    brain = make_brain(profile, business, Backend())
+    await ready_to_confirm(brain)
+
+    async def broken(**_: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(brain.desk, "book", broken)
+    said, out = await say(brain, "Yes.")
+    assert "can't confirm it" in said and "booked" not in said
+    assert not any(isinstance(o, Booked) for o in out)
+    assert brain.state.task is Task.MESSAGE

@@ -96,8 +96,9 @@ class BookingDesk:
         self.executor = executor or Executor(BuiltinConnector(self.calendar, clock))
         self.external = self.executor.name != BuiltinConnector.name
         self.settings = settings
+        self.clock = clock
         self._clock = clock
-        self._rng = rng or random.Random()
+        self.rng = self._rng = rng or random.Random()
 
     async def aclose(self) -> None:
         close = getattr(self.executor.connector, "aclose", None)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from frontdesk.actions.backoff import Backoff
-from frontdesk.actions.breaker import Breaker
+from frontdesk.actions.breaker import Breaker, BreakerState
 from frontdesk.actions.connectors.base import (
     BackendBooking,
     BookingRequest,
@@ -83,6 +83,14 @@ class Executor:
     @property
     def name(self) -> str:
         return self.connector.name
+
+    def circuit_open(self) -> bool:
+        """The backend's circuit is open: a write now would fail without being sent."""
+        return self.breaker.state(self._clock()) is BreakerState.OPEN
+
+    @property
+    def cooldown_s(self) -> float:
+        return self.breaker.cooldown_s
 
     async def write(
         self,
@@ -142,6 +150,50 @@ class Executor:
             await self._pause(retry, deadline)
             retry += 1
         return WriteResult("unknown", reason, maybe_landed=maybe_landed, steps=tuple(steps))
+
+    async def remove(self, key: str, *, budget_s: float, request_s: float) -> WriteResult:
+        """Delete the booking stored under ``key`` and check it is gone.
+
+        Deleting is idempotent (a second delete of a gone booking is a no-op), so every
+        failure is retried while budget remains; "committed" means a read-back by key
+        found nothing of ours."""
+        deadline = self._clock() + budget_s
+        steps: list[str] = []
+        reason = "no time to try"
+        retry = 0
+        while self._clock() < deadline:
+            if not self.breaker.allow(self._clock()):
+                steps.append("cancel: circuit open")
+                reason = f"{self.name} circuit open"
+                break
+            try:
+                await self._bounded(self.connector.cancel(key), self._slice(request_s, deadline))
+            except Rejected as error:
+                self.breaker.success()
+                steps.append(f"cancel: rejected ({error.reason})")
+                return WriteResult("failed", error.reason, steps=tuple(steps), code=error.code)
+            except ConnectorError as error:
+                self.breaker.failure(self._clock())
+                steps.append(f"cancel: {type(error).__name__.lower()} ({error.reason})")
+                reason = error.reason
+            else:
+                self.breaker.success()
+                try:
+                    held = await self._bounded(self.connector.find(key),
+                                               max(0.2, self._slice(request_s, deadline)))
+                except ConnectorError as error:
+                    steps.append(f"find: {type(error).__name__.lower()} ({error.reason})")
+                    reason = "cancelled but not verified"
+                else:
+                    if not any(b.key == key for b in held):
+                        steps.append("find: gone")
+                        return WriteResult("committed", "gone from the backend",
+                                           steps=tuple(steps))
+                    steps.append("find: still held")
+                    reason = "still held after the cancel"
+            await self._pause(retry, deadline)
+            retry += 1
+        return WriteResult("unknown", reason, maybe_landed=True, steps=tuple(steps))
 
     async def _lookup(
         self, request: BookingRequest, budget: float, steps: list[str]

@@ -43,7 +43,7 @@ class SmsSender(Protocol):
 class Notice:
     to: str
     text: str
-    about: str  # "confirmed" | "not_booked"
+    about: str  # "confirmed" | "not_booked" | "cancelled" | "not_cancelled"
 
 
 def notice_text(profile: Profile, commitment: CommitmentRecord) -> Notice | None:
@@ -58,6 +58,14 @@ def notice_text(profile: Profile, commitment: CommitmentRecord) -> Notice | None
     when = f"{start:%A}, {start:%B} {start.day} at {speak_time(start.time())}"
     service = payload.get("service_name") or payload.get("service_id", "appointment")
     phone = business.phone_numbers[0]
+    if commitment.kind == "cancel":
+        if commitment.state == C_COMMITTED:
+            return Notice(to, f"{business.name}: your {service} on {when} is cancelled.",
+                          "cancelled")
+        if commitment.state == C_FAILED:
+            return Notice(to, f"{business.name}: we could not cancel your {service} on "
+                              f"{when}. Please call us at {phone}.", "not_cancelled")
+        return None
     if commitment.state == C_COMMITTED:
         return Notice(to, f"{business.name}: your {service} is confirmed for {when}. "
                           f"To change it, call us at {phone}.", "confirmed")

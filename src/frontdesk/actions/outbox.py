@@ -3,7 +3,7 @@
 Each pass (:meth:`Outbox.run_once`) does three things, all driven by rows in the store,
 so a restarted process picks up exactly where a killed one stopped:
 
-1. claims due bookings that are proposed (the call died before the write began),
+1. claims due bookings (and messages) that are proposed (the call died before the write began),
    pending (the write's process died; its grace expired) or unknown (timeout, reset,
    unverified acknowledgement), under a lease, and resolves each through the desk:
    look up by idempotency key, write again with the same key if absent, give up after
@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from frontdesk.actions.backoff import Backoff
 from frontdesk.actions.booking import KIND_BOOK, BookingDesk
+from frontdesk.actions.cancelling import KIND_CANCEL, resolve_cancel
 from frontdesk.actions.ledger import (
     TOLD_CONFIRMED,
     TOLD_DECLINED,
@@ -34,6 +35,7 @@ from frontdesk.actions.ledger import (
     Ledger,
     idempotency_key,
 )
+from frontdesk.actions.messages import KIND_MESSAGE, resolve_message
 from frontdesk.actions.notify import KIND_SMS, SmsError, SmsSender, notice_text
 from frontdesk.store import (
     C_COMMITTED,
@@ -58,23 +60,25 @@ SMS_RETRY = Backoff(base_s=10.0, cap_s=600.0, floor_s=5.0)
 @dataclass
 class OutboxPass:
     bookings: dict[str, int] = field(default_factory=dict)  # final state -> count
+    messages: int = 0  # messages a crash had left unstored, stored now
     texts_proposed: int = 0
     texts_sent: int = 0
     texts_failed: int = 0
 
     @property
     def idle(self) -> bool:
-        return not self.bookings and not self.texts_proposed and not self.texts_sent \
-            and not self.texts_failed
+        return not self.bookings and not self.messages and not self.texts_proposed \
+            and not self.texts_sent and not self.texts_failed
 
 
 def owes_text(commitment: CommitmentRecord, *, call_over: bool) -> bool:
-    """Whether a settled booking owes its caller a text.
+    """Whether a settled booking (or cancellation) owes its caller a text.
 
     Committed: unless they heard the confirmation whole. Failed: unless they heard the
     refusal (and were offered other times) on the phone. A promised text is owed at
     once; otherwise only after the call, since the agent may still say it by voice."""
-    if commitment.kind != KIND_BOOK or commitment.state not in (C_COMMITTED, C_FAILED):
+    if commitment.kind not in (KIND_BOOK, KIND_CANCEL) or \
+            commitment.state not in (C_COMMITTED, C_FAILED):
         return False
     heard = commitment.told_heard and commitment.told == (
         TOLD_CONFIRMED if commitment.state == C_COMMITTED else TOLD_DECLINED)
@@ -124,15 +128,29 @@ class Outbox:
         claimed = await asyncio.to_thread(
             self.store.claim_commitments, now=self._clock(), owner=self.owner,
             lease_s=self._lease_s, limit=self._batch,
-            states=(C_PROPOSED, C_PENDING, C_UNKNOWN), kinds=(KIND_BOOK,))
+            states=(C_PROPOSED, C_PENDING, C_UNKNOWN),
+            kinds=(KIND_BOOK, KIND_CANCEL, KIND_MESSAGE))
         async with asyncio.TaskGroup() as tg:
             for commitment in claimed:
                 tg.create_task(self._resolve_one(commitment, report))
 
     async def _resolve_one(self, commitment: CommitmentRecord, report: OutboxPass) -> None:
+        if commitment.kind == KIND_MESSAGE:  # the store is its backend: finish it now
+            try:
+                await resolve_message(self.ledger, commitment, owner=self.owner)
+            except StaleTransition:
+                return
+            report.messages += 1
+            return
+        if self.desk.executor.circuit_open():
+            # the backend is known down: an attempt would only burn one of the few it
+            # gets before the booking is given up; come back after the cool-down
+            await self._release(commitment, self.desk.executor.cooldown_s)
+            return
+        resolve = resolve_cancel if commitment.kind == KIND_CANCEL else BookingDesk.resolve
         async with self._limit:
             try:
-                outcome = await self.desk.resolve(commitment, owner=self.owner)
+                outcome = await resolve(self.desk, commitment, owner=self.owner)
             except StaleTransition:
                 return  # another worker (or the call itself) moved it first
             except Exception:
@@ -145,7 +163,8 @@ class Outbox:
 
     async def _propose_texts(self, report: OutboxPass) -> None:
         settled = await asyncio.to_thread(
-            self.store.list_commitments, states=(C_COMMITTED, C_FAILED), kinds=(KIND_BOOK,))
+            self.store.list_commitments, states=(C_COMMITTED, C_FAILED),
+            kinds=(KIND_BOOK, KIND_CANCEL))
         for commitment in settled:
             if not owes_text(commitment, call_over=await self._call_over(commitment)):
                 continue

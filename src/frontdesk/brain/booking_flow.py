@@ -16,6 +16,7 @@ from frontdesk.actions.calendar import Slot
 from frontdesk.brain.nlu import When, extract_name
 from frontdesk.brain.say import say_on, say_time, say_when, sentence
 from frontdesk.profile import Profile, Service
+from frontdesk.store import BookingRecord
 
 __all__ = [
     "Dialogue",
@@ -34,6 +35,7 @@ class Task(enum.Enum):
 
     BOOKING = "booking"
     MESSAGE = "message"
+    CANCEL = "cancel"
 
 
 class Ask(enum.Enum):
@@ -44,6 +46,7 @@ class Ask(enum.Enum):
     CHOICE = "choice"
     NAME = "name"
     CONFIRM = "confirm"
+    CONFIRM_CANCEL = "confirm_cancel"
     MESSAGE = "message"
     ANYTHING_ELSE = "anything_else"
 
@@ -64,6 +67,8 @@ class Dialogue:
     day: date | None = None
     expecting: Ask | None = None  # what the agent's last question asked for
     booking_id: str | None = None
+    target: BookingRecord | None = None  # the booking to cancel, once found
+    replacing: BookingRecord | None = None  # the booking a new one replaces (reschedule)
     misses: int = 0
     no_inputs: int = 0
 

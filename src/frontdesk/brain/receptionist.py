@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from frontdesk.actions.booking import BookingDesk, BookingOutcome
 from frontdesk.actions.calendar import Slot
 from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_DECLINED, TOLD_TEXT_PROMISED
+from frontdesk.actions.messages import take_message
 from frontdesk.brain.base import (
     Booked,
     BrainOutput,
@@ -48,6 +50,7 @@ from frontdesk.brain.booking_flow import (
     said_bye,
     why_not,
 )
+from frontdesk.brain.changes import Changes
 from frontdesk.brain.nlu import (
     Intent,
     When,
@@ -71,6 +74,7 @@ from frontdesk.brain.say import (
 from frontdesk.profile import Profile
 from frontdesk.store import C_COMMITTED, C_FAILED, BookingRecord, BusinessStore
 
+log = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.3
 MAX_MISSES = 3
 MAX_NO_INPUT = 2
@@ -106,7 +110,9 @@ class Receptionist:
         self._write: asyncio.Future[BookingOutcome] | None = None  # the last booking write
         self._booked_for: tuple[str, str] | None = None  # (booking id, clause as spoken)
         # (commitment id, what was told, the clause that must be heard for it to count)
-        self._telling: tuple[str, str, str] | None = None
+        self._telling: list[tuple[str, str, str]] = []
+        self.changes = Changes(self.desk, self.state, session_id=self.session_id,
+                               call_id=call_id, caller_number=caller_number, tell=self._tell)
         # the recording disclosure still has to be heard in full (barge-in may cut it)
         self._disclosure_due = profile.recording.enabled
 
@@ -129,9 +135,8 @@ class Receptionist:
         booked_for = self._booked_for
         if booked_for is not None and booked_for[1] in played:
             self._heard_booking = booked_for[0]
-        telling = self._telling
-        if telling is not None and telling[2] in played:
-            self._telling = None
+        for telling in [t for t in self._telling if t[2] in played]:
+            self._telling.remove(telling)
             # Durable: the outbox texts whoever did not hear the outcome whole.
             self.desk.ledger.told(telling[0], telling[1], heard=True)
 
@@ -234,6 +239,23 @@ class Receptionist:
             async for item in self._message_turn(text):
                 yield item
             return
+        if s.expecting is Ask.CONFIRM_CANCEL and intent not in (Intent.CANCEL,
+                                                                 Intent.RESCHEDULE):
+            if intent is Intent.GOODBYE and not said_bye(text):
+                yes = False  # "no thanks" keeps the appointment
+            async for item in self.changes.confirm(yes):
+                yield item
+            return
+        if intent in (Intent.CANCEL, Intent.RESCHEDULE):
+            s.misses = 0
+            moving = intent is Intent.RESCHEDULE
+            when = parse_when(text, self.now()) if moving else None
+            async for item in self.changes.find(moving=moving, when=when):
+                yield item
+            if moving and when is not None and s.replacing is not None:
+                async for item in self._advance(text):
+                    yield item
+            return
         if intent is Intent.GOODBYE and s.expecting is Ask.CONFIRM and not said_bye(text):
             # "No thanks" to "Shall I book it?" declines the slot, not the call.
             intent, yes = Intent.UNKNOWN, False
@@ -326,10 +348,9 @@ class Receptionist:
             yield Text(f"Thanks, {bare.split()[0]}. What message would you like me to pass on?")
             return
         name = s.name or name
-        record = await asyncio.to_thread(
-            self.store.add_message, text, call_id=self.call_id, caller_name=name,
-            caller_phone=self.caller_number, created_at=self.now(),
-        )
+        _, record = await take_message(self.desk.ledger, session_id=self.session_id,
+                                       call_id=self.call_id, name=name,
+                                       phone=self.caller_number, text=text)
         yield MessageSaved(record.id, name, text)
         s.task, s.expecting = None, Ask.ANYTHING_ELSE
         yield Text("Thank you, I've passed your message on to the team. "
@@ -464,15 +485,25 @@ class Receptionist:
         await asyncio.wait([write], timeout=FILLER_AFTER_S)
         if not write.done():
             yield Text("One moment while I put that in our calendar. ")
-        outcome = await asyncio.shield(write)
+        try:
+            outcome = await asyncio.shield(write)
+        except Exception:  # the ledger itself failed (the database, a bug): say nothing false
+            log.exception("booking write failed in call %s", self.call_id)
+            s.chosen, s.task, s.expecting = None, Task.MESSAGE, Ask.MESSAGE
+            yield Text("I'm sorry, I ran into a problem saving that booking, so I can't "
+                       "confirm it. I can take a message and someone will call you back. "
+                       "What would you like me to tell them?")
+            return
         record = outcome.booking
         if outcome.state == C_COMMITTED and record is not None:
             self._announced.add(record.id)
             clause = self._booked_clause(record)
             await self._tell(outcome, TOLD_CONFIRMED, clause)
             yield Booked(record.id, record.service_id, record.start_at, record.customer_name)
-            yield Text(f"You're all set, {record.customer_name.split()[0]}. Your {clause} "
-                       "Is there anything else I can help with?")
+            yield Text(f"You're all set, {record.customer_name.split()[0]}. Your {clause} ")
+            if s.replacing is not None:  # a reschedule: the old one goes only now
+                yield Text(f"{await self.changes.after_rebooking()} ")
+            yield Text("Is there anything else I can help with?")
             return
         if outcome.state == C_FAILED:
             async for item in self._refused(outcome, slot):
@@ -514,7 +545,8 @@ class Receptionist:
         marks it heard once the clause was played whole."""
         commitment = outcome.commitment
         await asyncio.to_thread(self.desk.ledger.told, commitment.id, told, heard=False)
-        self._telling = (commitment.id, told, clause)
+        self._telling = [t for t in self._telling if t[0] != commitment.id]
+        self._telling.append((commitment.id, told, clause))
 
     def _booked_clause(self, record: BookingRecord) -> str:
         """'<service> is booked for <day> at <time>.', rendered from the stored row."""
@@ -540,6 +572,8 @@ class Receptionist:
         s = self.state
         if s.expecting is Ask.CONFIRM and s.chosen is not None:
             return f"Shall I book {self._slot_phrase(s.chosen)}?"
+        if s.expecting is Ask.CONFIRM_CANCEL and s.target is not None:
+            return f"Shall I cancel your {self.changes.describe(s.target)}?"
         if s.expecting is Ask.CHOICE and s.offers:
             options = say_starts([sl.start for sl in s.offers], self.now().date())
             return f"Would {options} work for you?"

@@ -7,8 +7,10 @@ For every settled booking commitment the backend is asked for the idempotency ke
 - committed but held twice, or at another time: a callback task (a person must choose);
 - failed but present (a late write landed after we gave up and told the caller it did
   not): the stray booking is cancelled, so the calendar matches what the caller heard;
+- cancelled but still there: deleted again, else a callback task;
 - committed, present, and the caller heard it or was texted: the commitment is
-  ``reconciled`` and never checked again.
+  ``reconciled``; it is still checked on every run until its appointment has begun,
+  because a backend can lose a booking any time before the customer turns up.
 
 A range scan then looks for what no commitment explains: two bookings under one key,
 the same caller twice at the same time under different keys, and frontdesk-keyed
@@ -32,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from frontdesk.actions.booking import KIND_BOOK, BookingDesk, request_from
+from frontdesk.actions.cancelling import KIND_CANCEL
 from frontdesk.actions.connectors.base import (
     BackendBooking,
     Connector,
@@ -58,6 +61,7 @@ BOOKED_PHRASE = " is booked for "  # how every spoken confirmation reads (recept
 
 MISSING, DUPLICATE, WRONG_TIME, ORPHAN = "missing", "duplicate", "wrong_time", "orphan"
 UNTRACKED, UNINFORMED, FALSE_CONFIRMATION = "untracked", "uninformed", "false_confirmation"
+STILL_BOOKED = "still_booked"
 ACTION_CALLBACK, ACTION_RESTORED, ACTION_CANCELLED = "callback", "restored", "cancelled"
 
 
@@ -90,10 +94,18 @@ class Reconciler:
                   horizon: timedelta = timedelta(days=90)) -> ReconcileReport:
         """Check the settled bookings (of one call, or all), then scan the backend."""
         report = ReconcileReport()
-        commitments = await asyncio.to_thread(
-            self.store.list_commitments, call_id=call_id, kinds=(KIND_BOOK,))
-        for commitment in commitments:
-            if commitment.state in (C_COMMITTED, C_FAILED):
+        everything = await asyncio.to_thread(
+            self.store.list_commitments, call_id=call_id, kinds=(KIND_BOOK, KIND_CANCEL))
+        now = self._clock()
+        due = [c for c in everything if c.state in (C_COMMITTED, C_FAILED) or (
+            c.state == C_RECONCILED and _upcoming(c, now))]
+        cancelled = {c.payload.get("booking_key") for c in everything if c.kind == KIND_CANCEL
+                     and (c.state == C_COMMITTED or _was_done(c))}
+        commitments = [c for c in everything if c.kind == KIND_BOOK]
+        for commitment in due:
+            if commitment.kind == KIND_CANCEL:
+                await self._check_cancel(commitment, report)
+            elif commitment.key not in cancelled:  # a cancelled booking should be gone
                 await self._check(commitment, report)
         if call_id is None:
             await self._scan(commitments, report, horizon)
@@ -112,7 +124,7 @@ class Reconciler:
             log.info("reconcile: %s unreachable for %s: %s", self.connector.name,
                      commitment.id, error)
             return
-        if commitment.state == C_FAILED:
+        if commitment.state == C_FAILED or not _was_booked(commitment):
             await self._check_failed(commitment, held, report)
             return
         expected = datetime.fromisoformat((commitment.result or commitment.payload)["start"])
@@ -129,6 +141,30 @@ class Reconciler:
         elif await self._call_over(commitment) and not commitment.payload.get("customer_phone"):
             await self._find(report, commitment, UNINFORMED, ACTION_CALLBACK,
                              {"why": "booked, not heard, and no number to text"})
+
+    async def _check_cancel(self, commitment: CommitmentRecord,
+                            report: ReconcileReport) -> None:
+        """Said cancelled: the booking must be gone; a failed cancel needs no check."""
+        report.checked += 1
+        key = commitment.payload.get("booking_key")
+        if commitment.state == C_FAILED or not _was_done(commitment) or not key:
+            if await self._informed(commitment, TOLD_DECLINED if commitment.state == C_FAILED
+                                    else TOLD_CONFIRMED):
+                await self._settle(commitment, report)
+            return
+        try:
+            held = [b for b in await self._ask(self.connector.find(key)) if b.key == key]
+        except ConnectorError:
+            report.unreachable += 1
+            return
+        if held:
+            result = await self.desk.executor.remove(key, budget_s=self._request_s * 2,
+                                                     request_s=self._request_s)
+            action = ACTION_CANCELLED if result.outcome == "committed" else ACTION_CALLBACK
+            await self._find(report, commitment, STILL_BOOKED, action,
+                             {"held": held[0].external_id, "steps": list(result.steps)})
+        elif await self._informed(commitment, TOLD_CONFIRMED):
+            await self._settle(commitment, report)
 
     async def _check_failed(self, commitment: CommitmentRecord, held: list[BackendBooking],
                             report: ReconcileReport) -> None:
@@ -157,6 +193,8 @@ class Reconciler:
                          {"restore": result.outcome, "steps": list(result.steps)})
 
     async def _informed(self, commitment: CommitmentRecord, told: str) -> bool:
+        if commitment.state == C_RECONCILED:
+            return True  # checked before: nothing to settle again
         """Did the caller hear this outcome whole on the phone, or get a text about it?"""
         if commitment.told == told and commitment.told_heard:
             return True
@@ -172,6 +210,8 @@ class Reconciler:
         return call is None or call.ended_at is not None
 
     async def _settle(self, commitment: CommitmentRecord, report: ReconcileReport) -> None:
+        if commitment.state == C_RECONCILED:
+            return
         try:
             await asyncio.to_thread(self.ledger.move, commitment, C_RECONCILED)
         except StaleTransition:
@@ -240,7 +280,35 @@ class Reconciler:
             self.store.add_finding, dedupe_key=f"{kind}:{subject}"[:128], kind=kind,
             detail=detail, action=action, commitment_id=commitment.id if commitment else None,
             now=self._clock())
+        auto = action in (ACTION_RESTORED, ACTION_CANCELLED)
+        if not created and auto and finding.resolved_at is None:
+            # a callback raised earlier that a later run has now corrected
+            await asyncio.to_thread(self.store.resolve_finding, finding.id,
+                                    resolution=f"auto: {action} on a later run",
+                                    now=self._clock())
+            log.warning("reconcile %s for %s corrected: %s", kind, subject, action)
+        if created and auto:
+            # corrected already: an alert to read, not a task for anyone
+            finding = await asyncio.to_thread(
+                self.store.resolve_finding, finding.id, resolution=f"auto: {action}",
+                now=self._clock())
         if created:
             report.findings.append(finding)
             log.warning("ALERT reconcile %s (%s) for %s: %s", kind, action,
                         commitment.id if commitment else "backend", detail)
+
+
+def _was_done(commitment: CommitmentRecord) -> bool:
+    """A cancel that committed (a reconciled one keeps its committed result)."""
+    return commitment.state == C_COMMITTED or bool((commitment.result or {}).get("cancelled"))
+
+
+def _was_booked(commitment: CommitmentRecord) -> bool:
+    """Committed at some point (a reconciled commitment keeps its committed result)."""
+    return commitment.state == C_COMMITTED or "external_id" in (commitment.result or {})
+
+
+def _upcoming(commitment: CommitmentRecord, now: datetime) -> bool:
+    start = datetime.fromisoformat((commitment.result or commitment.payload).get(
+        "start", commitment.payload["start"]))
+    return start > now

@@ -65,6 +65,13 @@ class BackOffice:
         }
         self._interval_s = interval_s
         self._reconcile_every_s = reconcile_every_s
+        self.passes = 0  # completed passes, for operators and tests
+        self._passed = asyncio.Condition()
+
+    async def wait_passes(self, count: int) -> None:
+        """Until ``count`` passes have completed."""
+        async with self._passed:
+            await self._passed.wait_for(lambda: self.passes >= count)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -74,6 +81,9 @@ class BackOffice:
             await self._pass(ended, full=loop.time() - last_full >= self._reconcile_every_s)
             if loop.time() - last_full >= self._reconcile_every_s:
                 last_full = loop.time()
+            async with self._passed:
+                self.passes += 1
+                self._passed.notify_all()
             await self._wait(stop)
 
     def _drain_ended(self) -> list[tuple[str, str]]:

@@ -131,7 +131,12 @@ class Booking(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_business_created", "business_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_messages_business_created", "business_id", "created_at"),
+        # unique: a message taken twice (a retry, the outbox after a crash) is stored once
+        Index("ix_messages_business_idempotency_key", "business_id", "idempotency_key",
+              unique=True),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     business_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -140,6 +145,7 @@ class Message(Base):
     caller_phone: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Commitment(Base):

@@ -169,6 +169,7 @@ class MessageRecord:
     caller_phone: str | None
     text: str
     created_at: datetime
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

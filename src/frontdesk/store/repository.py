@@ -141,6 +141,7 @@ def _message(row: Message) -> MessageRecord:
         caller_phone=row.caller_phone,
         text=row.text,
         created_at=row.created_at,
+        idempotency_key=row.idempotency_key,
     )
 
 
@@ -604,6 +605,22 @@ class BusinessStore(LedgerQueries):
             )
             return [_booking(r) for r in rows]
 
+    def upcoming_bookings_for(self, phone: str, after: datetime) -> list[BookingRecord]:
+        """Confirmed bookings of the caller at ``phone`` starting after ``after``, soonest
+        first: what "cancel my appointment" can mean."""
+        with self._store._session() as session:
+            rows = session.scalars(
+                select(Booking)
+                .where(
+                    Booking.business_id == self.business_id,
+                    Booking.customer_phone == phone,
+                    Booking.status == BOOKING_CONFIRMED,
+                    Booking.start_at > utc(after),
+                )
+                .order_by(Booking.start_at, Booking.id)
+            )
+            return [_booking(r) for r in rows]
+
     def list_bookings(
         self,
         day_from: datetime,
@@ -640,22 +657,43 @@ class BusinessStore(LedgerQueries):
         caller_phone: str | None = None,
         call_id: str | None = None,
         created_at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> MessageRecord:
-        with self._store._session(write=True) as session:
-            if call_id is not None:
-                self._call_row(session, call_id)
-            row = Message(
-                id=_new_id(),
-                business_id=self.business_id,
-                call_id=call_id,
-                caller_name=caller_name,
-                caller_phone=caller_phone,
-                text=text,
-                created_at=_now(created_at),
-            )
-            session.add(row)
-            session.flush()
-            return _message(row)
+        """Store a message; with ``idempotency_key``, one already stored under that key is
+        returned instead (a retried or replayed message is kept once)."""
+        if idempotency_key is not None:
+            existing = self.get_message_by_key(idempotency_key)
+            if existing is not None:
+                return existing
+        try:
+            with self._store._session(write=True) as session:
+                if call_id is not None:
+                    self._call_row(session, call_id)
+                row = Message(
+                    id=_new_id(),
+                    business_id=self.business_id,
+                    call_id=call_id,
+                    caller_name=caller_name,
+                    caller_phone=caller_phone,
+                    text=text,
+                    created_at=_now(created_at),
+                    idempotency_key=idempotency_key,
+                )
+                session.add(row)
+                session.flush()
+                return _message(row)
+        except IntegrityError:
+            found = None if idempotency_key is None else self.get_message_by_key(idempotency_key)
+            if found is None:
+                raise
+            return found
+
+    def get_message_by_key(self, idempotency_key: str) -> MessageRecord | None:
+        with self._store._session() as session:
+            row = session.scalar(select(Message).where(
+                Message.business_id == self.business_id,
+                Message.idempotency_key == idempotency_key))
+            return None if row is None else _message(row)
 
     def list_messages(self, *, call_id: str | None = None) -> list[MessageRecord]:
         """Messages oldest first, optionally only those left during one call."""

@@ -9,8 +9,10 @@ Intent precedence, and why:
     3. MESSAGE before the questions: "can someone call me back about pricing" is a message.
     4. PRICE, HOURS, ADDRESS before BOOK: "how much is an oil change" mentions a service
        but asks a question; "are you open Saturday" names a day but asks about hours.
-    5. BOOK.
-    6. Soft goodbyes ("that's all", "no that's it thanks") last, since "that's it" also
+    5. RESCHEDULE, then CANCEL, before BOOK: "can I move my appointment" and "I need to
+       cancel my appointment" both say "appointment", and "cancel and rebook" moves it.
+    6. BOOK.
+    7. Soft goodbyes ("that's all", "no that's it thanks") last, since "that's it" also
        ends many longer sentences.
 
 ``recording_opt_out`` is separate from the intents because it combines with any of them
@@ -30,6 +32,8 @@ __all__ = ["Intent", "affirmation", "detect_intent", "recording_opt_out"]
 
 class Intent(enum.Enum):
     BOOK = "book"
+    CANCEL = "cancel"
+    RESCHEDULE = "reschedule"
     HOURS = "hours"
     ADDRESS = "address"
     PRICE = "price"
@@ -82,12 +86,24 @@ _ADDRESS = _any(
     r"what street", r"cross street", r"whereabouts", r"where do i (?:go|bring|drop)",
 )  # fmt: skip
 _BOOK = _any(
-    r"book", r"booking", r"appointment", r"appt", r"schedule", r"reschedule", r"reserve",
+    r"book", r"booking", r"appointment", r"appt", r"schedule", r"reserve",
     r"come in", r"bring (?:it|her|him|my \w+|the \w+|in)", r"drop (?:it |her |him |my \w+ )?off",
     r"(?:get|fit|squeeze) (?:me|us|it|my \w+|the \w+) in", r"availability", r"available",
     r"openings?", r"any slots?", r"(?:have|got) anything", r"time slot",
     r"(?:need|want|like|get|looking for|looking to get) (?:a|an|my|some|the) \w+",
     r"set (?:something|it|one|me) up", r"make an?",
+)  # fmt: skip
+_BOOKED_THING = (r"(?:my|the|our|this|that|an?)(?: \w+){0,2} "
+                 r"(?:appointment|appt|booking|reservation)")
+_RESCHEDULE = _any(
+    r"reschedul\w*", rf"(?:move|change|push|switch|shift|bump)(?: back| up)? {_BOOKED_THING}",
+    r"(?:a )?different (?:day|time) for my", r"(?:move|change) (?:it|my time) to",
+)  # fmt: skip
+_CANCEL = _any(
+    rf"cancel(?:l?ing|l?ed)?(?: out)?(?: on)? {_BOOKED_THING}", r"cancel(?:l?ing)? (?:it|that)",
+    r"(?:need|want|have|like|going) to cancel", r"i (?:need|want) (?:a )?cancel\w*",
+    r"(?:cant|cannot|can not|wont|will not|not going to|unable to|not able to) make "
+    rf"(?:it|{_BOOKED_THING})", rf"call off {_BOOKED_THING}", r"cancellation",
 )  # fmt: skip
 _SOFT_BYE = _any(
     r"that(?:s| is| was) (?:all|it|everything)", r"nothing else", r"no(?:pe)? thanks?",
@@ -103,6 +119,8 @@ _ORDER: tuple[tuple[re.Pattern[str], Intent], ...] = (
     (_PRICE, Intent.PRICE),
     (_HOURS, Intent.HOURS),
     (_ADDRESS, Intent.ADDRESS),
+    (_RESCHEDULE, Intent.RESCHEDULE),
+    (_CANCEL, Intent.CANCEL),
     (_BOOK, Intent.BOOK),
     (_SOFT_BYE, Intent.GOODBYE),
 )

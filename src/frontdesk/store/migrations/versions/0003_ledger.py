@@ -1,5 +1,6 @@
 """The commitment ledger: ``commitments``, their ``commitment_attempts``, reconciliation
-``findings``, and an idempotency key plus an external id on ``bookings``.
+``findings``, an idempotency key plus an external id on ``bookings``, and an idempotency
+key on ``messages``.
 
 The booking columns are nullable (rows from before this revision have no key), so the
 upgrade is a plain ADD COLUMN; the unique index allows any number of NULL keys on both
@@ -34,6 +35,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_bookings_business_idempotency_key", "bookings", ["business_id", "idempotency_key"],
         unique=True,  # a retried booking must find its row, not make a second one
+    )
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("idempotency_key", sa.String(64), nullable=True))
+    op.create_index(
+        "ix_messages_business_idempotency_key", "messages", ["business_id", "idempotency_key"],
+        unique=True,  # a message taken twice is stored once
     )
 
     op.create_table(
@@ -131,4 +138,7 @@ def downgrade() -> None:
     op.drop_index("ix_bookings_business_idempotency_key", table_name="bookings")
     with op.batch_alter_table("bookings") as batch:
         batch.drop_column("external_id")
+        batch.drop_column("idempotency_key")
+    op.drop_index("ix_messages_business_idempotency_key", table_name="messages")
+    with op.batch_alter_table("messages") as batch:
         batch.drop_column("idempotency_key")
