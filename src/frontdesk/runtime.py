@@ -75,7 +75,11 @@ class OpenCall:
         stored before this returns. Then the back office hears that the call ended (the
         outbox may owe the caller a text; reconciliation checks what they were told)."""
         try:
-            return await self._run(inbound)
+            ended = await self._run(inbound)
+            settle = getattr(self.brain, "settle", None)  # writes the call left running
+            if settle is not None:
+                await settle()
+            return ended
         finally:
             if self.ended is not None:
                 self.ended.put_nowait((self.profile.business.id, self.call_id))

@@ -3,6 +3,7 @@ reconciliation tests (unique module name: test folders have no ``__init__.py``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ class Backend:
     down: bool = False
     landing: bool = False
     find_down: bool = False
+    gate: asyncio.Event | None = None  # holds creates back until set
+    entered: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # one per create
     held: dict[str, BackendBooking] = field(default_factory=dict)
     extra: list[BackendBooking] = field(default_factory=list)
     creates: int = 0
@@ -39,6 +42,9 @@ class Backend:
         if self.down:
             raise Unavailable(self.name, "connection refused")
         self.creates += 1
+        self.entered.put_nowait(request.key)
+        if self.gate is not None:
+            await self.gate.wait()
         booking = BackendBooking(request.key, f"ext-{self.creates}", request.start,
                                  request.end, request.service_id, request.customer_name,
                                  request.customer_phone)

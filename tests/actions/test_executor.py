@@ -53,9 +53,11 @@ class ScriptedBackend:
     find_fails: int = 0
     calls: list[str] = field(default_factory=list)
     name: str = "scripted"
+    created: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def create(self, request: BookingRequest) -> BackendBooking:
         self.calls.append("create")
+        self.created.set()
         step = self.creates.pop(0) if self.creates else "ok"
         booking = BackendBooking(request.key, f"ext-{len(self.held)}", request.start,
                                  request.end)
@@ -215,3 +217,20 @@ async def test_remove_that_cannot_be_verified_is_unknown() -> None:
     await ex.write(REQUEST, budget_s=2, request_s=1)  # cancel() of the script is a no-op
     result = await ex.remove(REQUEST.key, budget_s=1, request_s=1)
     assert result.outcome == "unknown" and result.reason == "still held after the cancel"
+
+
+async def test_a_cancelled_trial_request_does_not_wedge_the_breaker() -> None:
+    clock = Clock()
+    breaker = Breaker(threshold=1, cooldown_s=10)
+    breaker.failure(0.0)
+    clock.now = 10.0  # cooled down: the next write is the half-open trial
+    backend = ScriptedBackend(clock, ["hang"])
+    ex = executor(backend, clock, breaker)
+    trial = asyncio.create_task(ex.write(REQUEST, budget_s=60, request_s=60))
+    await backend.created.wait()
+    trial.cancel()  # the caller hung up, or the server is shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert not breaker.trial_out and breaker.opened_at == 10.0  # re-opened, not stuck
+    clock.now = 20.0
+    assert breaker.allow(clock.now)  # a new trial after the next cool-down

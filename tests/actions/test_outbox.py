@@ -276,3 +276,36 @@ async def test_an_unknown_cancellation_is_finished_and_texted(
     assert backend.held == {}
     [(to, text)] = texts.sent
     assert to == CALLER and "your oil change on Tuesday, December 1 at 10 AM is cancelled" in text
+
+
+async def test_an_in_call_write_overrunning_its_lease_is_taken_over_once(
+    profile: Profile, business: BusinessStore
+) -> None:
+    import asyncio
+
+    from frontdesk.actions.booking import DeskSettings
+
+    clock, texts = Clock(NOW), Texts()
+    backend = Backend(gate=asyncio.Event())
+    desk = make_desk(profile, business, backend, clock)
+    desk.settings = DeskSettings(in_call_budget_s=30, request_s=30, outbox_budget_s=5,
+                                 outbox_request_s=5, grace_s=30)
+    call = business.create_call(CALLER, "+15125550100", started_at=clock())
+    in_call = asyncio.create_task(desk.book(
+        session_id=call.id, call_id=call.id, slot=slot_at(desk, START, clock()),
+        name="Ann Lee", phone=CALLER))
+    await backend.entered.get()  # the in-call write is out (held at the backend)
+    clock.advance(minutes=2)  # the process stalls past its lease: the outbox takes over
+    worker = outbox(desk, texts, clock)
+    taking_over = asyncio.create_task(worker.run_once())
+    await backend.entered.get()  # the outbox's write of the same key
+    assert backend.gate is not None
+    backend.gate.set()  # both writes (one key) reach the backend
+    report, outcome = await asyncio.gather(taking_over, in_call)
+    assert report.bookings == {C_COMMITTED: 1}
+    assert len(backend.held) == 1  # one booking: the key made the second write a replay
+    # the stalled call speaks from the ledger as the outbox holds it (still writing, or
+    # done), never from its own attempt, which is not recorded: the outbox's is the one
+    assert outcome.state in (C_PENDING, C_COMMITTED)
+    final = business.get_commitment(outcome.commitment.id)
+    assert final is not None and final.state == C_COMMITTED and final.attempts == 1

@@ -61,6 +61,7 @@ async def say(brain: Receptionist, text: str) -> tuple[str, list[BrainOutput]]:
     outputs = [item async for item in brain.respond(CallerTurn(text, 0.9))]
     spoken = "".join(o.text for o in outputs if isinstance(o, Text))
     brain.heard(spoken, False)
+    await brain.settle()  # the "heard" note is written off the event loop
     return spoken, outputs
 
 

@@ -103,11 +103,13 @@ def business(store: Store, profile: Profile) -> BusinessStore:
 
 
 def make_brain(profile: Profile, business: BusinessStore, backend: Backend,
-               budget_s: float = 0.3) -> Receptionist:
+               budget_s: float = 0.3, can_text: bool = True) -> Receptionist:
     call = business.create_call(CALLER, "+15125550100", started_at=NOW)
     executor = Executor(backend)
     desk = BookingDesk(profile, business, clock=lambda: NOW, executor=executor,
-                       settings=DeskSettings(in_call_budget_s=budget_s, request_s=0.1))
+                       settings=DeskSettings(in_call_budget_s=budget_s,
+                                             request_s=budget_s))
+    desk.can_text = can_text
     return Receptionist(profile, business, call_id=call.id, caller_number=CALLER,
                         now=lambda: NOW, desk=desk)
 
@@ -117,6 +119,7 @@ async def say(brain: Receptionist, text: str, heard: bool = True) -> tuple[str, 
     spoken = "".join(o.text for o in outputs if isinstance(o, Text))
     if heard:
         brain.heard(spoken, False)
+    await brain.settle()  # the "heard" note is written off the event loop
     return spoken, outputs
 
 
@@ -159,6 +162,17 @@ async def test_unanswered_write_promises_a_text_and_never_says_booked(
     assert brain.state.expecting is Ask.ANYTHING_ELSE
 
 
+async def test_without_texting_a_person_is_promised_instead(
+    profile: Profile, business: BusinessStore
+) -> None:
+    brain = make_brain(profile, business, Backend(mode="uncertain"), can_text=False)
+    await ready_to_confirm(brain)
+    said, _ = await say(brain, "Yes.")
+    assert "text" not in said and "Someone from the team will call you to confirm it." in said
+    [commitment] = business.list_commitments()
+    assert commitment.state == C_UNKNOWN
+
+
 async def test_refused_write_apologises_releases_the_hold_and_offers_a_message(
     profile: Profile, business: BusinessStore
 ) -> None:
@@ -193,6 +207,7 @@ async def test_a_slow_write_gets_a_filler_first(
     rest = [item async for item in reply]
     spoken = "".join(o.text for o in rest if isinstance(o, Text))
     assert "booked for tomorrow at 3 PM" in spoken
+    assert backend.creates == 1  # one write, held back, not a timeout and a retry
 
 
 async def test_a_second_yes_books_nothing_more(

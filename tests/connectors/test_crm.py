@@ -203,6 +203,7 @@ async def test_a_slot_conflict_is_rejected(crm: Crm) -> None:
     with pytest.raises(Rejected) as info:
         await crm.connector.create(booking("k2", minutes=15))
     assert info.value.reason == "slot conflict" and not info.value.retryable
+    assert info.value.code == "slot_taken"  # the caller is offered other times
     assert [b.key for b in await crm.connector.list_range(T0, T0 + timedelta(hours=1))] == [
         "k1"]
 

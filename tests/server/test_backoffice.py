@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from frontdesk.actions.ledger import TOLD_CONFIRMED
 from frontdesk.profile import Profile, ProfileRegistry, example_profile_text, parse_profile
@@ -68,15 +69,20 @@ async def test_a_call_that_ends_wakes_the_office_to_text_and_reconcile(
     office = BackOffice(runtime, sms_for=lambda _: texts, interval_s=3600,
                         reconcile_every_s=3600 * 24)
     stop = asyncio.Event()
-    async with asyncio.TaskGroup() as tg:
+    async with asyncio.TaskGroup() as tg, asyncio.timeout(30):  # a bound, not a guess
         tg.create_task(office.run(stop))
-        await office.wait_passes(1)  # the start-up pass: nothing to do yet
+        await office.wait_for(passes=1, reconciles=1)  # start-up: nothing to do yet
         assert texts.sent == []
         commitment_id = await book_unheard(runtime)
-        await office.wait_passes(2)  # woken by the call's end, not by the timer
+        # woken by the call's end, not by the hour-long timer: texted, then reconciled
+        await office.wait_for(passes=2, reconciles=2)
         stop.set()
     [(to, text)] = texts.sent
     assert to == CALLER and "confirmed for Tuesday, December 1 at 10 AM" in text
     commitment = runtime.desk(next(iter(runtime.registry))).store.get_commitment(commitment_id)
     assert commitment is not None and commitment.state == C_RECONCILED
+    exposed = generate_latest(runtime.metrics.registry).decode()
+    assert 'frontdesk_outbox_texts_total{business="main-street-auto",result="sent"} 1.0' \
+        in exposed
+    assert 'frontdesk_callback_tasks_open{business="main-street-auto"} 0.0' in exposed
     await runtime.aclose()

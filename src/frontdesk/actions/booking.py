@@ -14,6 +14,8 @@ hold; an unknown outcome keeps it until the outbox resolves the commitment.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,16 +34,20 @@ from frontdesk.store import (
     BOOKING_CONFIRMED,
     C_COMMITTED,
     C_FAILED,
-    C_PENDING,
     C_PROPOSED,
+    C_RECONCILED,
     C_UNKNOWN,
     AttemptOutcome,
+    BookingConflict,
     BookingRecord,
     BusinessStore,
     CommitmentRecord,
+    StaleTransition,
 )
 
 __all__ = ["KIND_BOOK", "BookingDesk", "BookingOutcome", "DeskSettings", "request_from"]
+
+log = logging.getLogger(__name__)
 
 KIND_BOOK = "book"
 
@@ -68,6 +74,17 @@ class BookingOutcome:
     @property
     def state(self) -> str:
         return self.commitment.state
+
+    @property
+    def done(self) -> bool:
+        """Committed, now or before (a reconciled commitment keeps its result)."""
+        result = self.commitment.result or {}
+        return self.state == C_COMMITTED or (
+            self.state == C_RECONCILED and ("external_id" in result or "cancelled" in result))
+
+    @property
+    def refused(self) -> bool:
+        return self.state == C_FAILED or (self.state == C_RECONCILED and not self.done)
 
     @property
     def code(self) -> str:
@@ -97,8 +114,10 @@ class BookingDesk:
         self.external = self.executor.name != BuiltinConnector.name
         self.settings = settings
         self.clock = clock
-        self._clock = clock
-        self.rng = self._rng = rng or random.Random()
+        self.rng = rng or random.Random()
+        # Whether the outbox can text callers (a carrier is configured); if not, an
+        # unknown outcome is promised a call from the team instead of a text.
+        self.can_text = False
 
     async def aclose(self) -> None:
         close = getattr(self.executor.connector, "aclose", None)
@@ -126,59 +145,66 @@ class BookingDesk:
             payload=_payload(request), call_id=call_id, start_after=grace,
         )
         if not created:  # asked before in this session: report, never act twice
-            return await self._outcome(commitment)
-        commitment = await asyncio.to_thread(
-            self.ledger.move, commitment, C_PENDING, retry_at=self._clock() + grace)
+            return await self.outcome_of(commitment)
+        owner = f"call:{session_id}"[:64]
+        try:
+            commitment = await asyncio.to_thread(
+                self.ledger.begin, commitment, owner=owner, until=self.clock() + grace)
+        except StaleTransition:  # the outbox got there first (a very slow turn)
+            return await self.outcome_of(commitment)
         return await self._attempt(
-            commitment, request, budget_s=self.settings.in_call_budget_s,
+            commitment, request, owner=owner, budget_s=self.settings.in_call_budget_s,
             request_s=self.settings.request_s, maybe_landed=False)
 
     # -- outbox --------------------------------------------------------------------------
 
     async def resolve(self, commitment: CommitmentRecord, *, owner: str) -> BookingOutcome:
         """Finish a proposed, abandoned (pending) or unknown booking after the call."""
-        move = self.ledger.move
         request = request_from(commitment)
         maybe_landed = commitment.state != C_PROPOSED or commitment.attempts > 0
-        hold_for = timedelta(seconds=self.settings.outbox_budget_s * 2)
-        if commitment.state == C_PENDING:  # its attempt died with its process
-            commitment = await asyncio.to_thread(
-                move, commitment, C_UNKNOWN, owner=owner, error="attempt abandoned",
-                retry_at=self._clock() + hold_for)
-        commitment = await asyncio.to_thread(
-            move, commitment, C_PENDING, owner=owner, retry_at=self._clock() + hold_for)
+        until = self.clock() + timedelta(seconds=self.settings.outbox_budget_s * 2)
+        commitment = await asyncio.to_thread(self.ledger.begin, commitment, owner=owner,
+                                             until=until)
         outcome = await self._attempt(
-            commitment, request, budget_s=self.settings.outbox_budget_s,
+            commitment, request, owner=owner, budget_s=self.settings.outbox_budget_s,
             request_s=self.settings.outbox_request_s, maybe_landed=maybe_landed)
         if outcome.state == C_UNKNOWN and outcome.commitment.attempts >= \
                 self.settings.max_attempts:
             failed = await asyncio.to_thread(
-                move, outcome.commitment, C_FAILED, result={"code": "gave_up"},
+                self.ledger.move, outcome.commitment, C_FAILED, result={"code": "gave_up"},
                 error=f"gave up after {outcome.commitment.attempts} attempts: "
                       f"{outcome.reason}")
             await self._release(request.key)
             return BookingOutcome(failed)
         return outcome
 
+    async def outcome_of(self, commitment: CommitmentRecord) -> BookingOutcome:
+        """The outcome as the store now holds it (another worker may have moved it)."""
+        current = await asyncio.to_thread(self.store.get_commitment, commitment.id)
+        commitment = current or commitment
+        local = await asyncio.to_thread(self.store.get_booking_by_key, commitment.key)
+        booked = local is not None and local.status == BOOKING_CONFIRMED
+        return BookingOutcome(commitment, self.calendar.localize(local) if booked and local
+                              else None)
+
     # -- internals -----------------------------------------------------------------------
 
     async def _attempt(
-        self, commitment: CommitmentRecord, request: BookingRequest, *, budget_s: float,
-        request_s: float, maybe_landed: bool,
+        self, commitment: CommitmentRecord, request: BookingRequest, *, owner: str,
+        budget_s: float, request_s: float, maybe_landed: bool,
     ) -> BookingOutcome:
-        started = self._clock()
-        hold: BookingRecord | None = None
+        started = self.clock()
         if self.external:
             try:
-                hold = await asyncio.to_thread(self._hold, request)
+                await asyncio.to_thread(self._hold, request)
             except CalendarError as error:
                 code = "slot_taken" if isinstance(error, SlotUnavailable) else "invalid"
                 result = WriteResult("failed", str(error), code=code,
                                      steps=(f"hold: {code} ({error})",))
-                return await self._settle(commitment, request, result, started, None)
+                return await self._settle(commitment, request, result, started, owner)
         result = await self.executor.write(
             request, budget_s=budget_s, request_s=request_s, maybe_landed=maybe_landed)
-        return await self._settle(commitment, request, result, started, hold)
+        return await self._settle(commitment, request, result, started, owner)
 
     def _hold(self, request: BookingRequest) -> BookingRecord:
         slot = Slot(request.service_id, request.resource_id or "", request.start, request.end)
@@ -188,55 +214,64 @@ class BookingDesk:
                 service.resource_kind)[0].id, slot.start, slot.end)
         return self.calendar.book(
             slot, customer_name=request.customer_name, customer_phone=request.customer_phone,
-            call_id=request.call_id, now=self._clock(), idempotency_key=request.key, hold=True)
+            call_id=request.call_id, now=self.clock(), idempotency_key=request.key, hold=True)
 
     async def _settle(
         self, commitment: CommitmentRecord, request: BookingRequest, result: WriteResult,
-        started: datetime, hold: BookingRecord | None,
+        started: datetime, owner: str,
     ) -> BookingOutcome:
-        now = self._clock()
+        """Record the attempt's result in the ledger first (the backend is the truth),
+        then bring the local calendar in line."""
+        now = self.clock()
         attempt = AttemptOutcome(
             started_at=started, finished_at=now, outcome=result.outcome,
             error="; ".join(result.steps) or None,
             latency_ms=(now - started).total_seconds() * 1000)
-        move = self.ledger.move
-        if result.outcome == "committed":
+        move = functools.partial(self.ledger.move, commitment, owner=owner, attempt=attempt)
+        try:
+            if result.outcome == "committed":
+                assert result.booking is not None
+                details = _payload(request) | {
+                    "external_id": result.booking.external_id,
+                    "start": result.booking.start.astimezone(UTC).isoformat(),
+                    "end": result.booking.end.astimezone(UTC).isoformat(),
+                }
+                done = await asyncio.to_thread(move, C_COMMITTED, result=details)
+            elif result.outcome == "failed":
+                done = await asyncio.to_thread(move, C_FAILED, error=result.reason,
+                                               result={"code": result.code or "rejected"})
+            else:
+                delay = self.settings.retry.delay(commitment.attempts, self.rng)
+                done = await asyncio.to_thread(
+                    move, C_UNKNOWN, error=result.reason,
+                    result={"code": "maybe_landed" if result.maybe_landed else "not_sent"},
+                    retry_at=now + timedelta(seconds=delay))
+        except StaleTransition:  # our lease ran out and another worker took over
+            log.warning("booking %s moved by another worker during our attempt", commitment.id)
+            return await self.outcome_of(commitment)
+        if done.state == C_COMMITTED:
             assert result.booking is not None
-            local = await asyncio.to_thread(self._confirm_local, request.key, hold,
+            local = await asyncio.to_thread(self._confirm_local, request.key,
                                             result.booking.external_id)
-            details = _payload(request) | {
-                "booking_id": local.id if local else None,
-                "external_id": result.booking.external_id,
-                "start": result.booking.start.astimezone(UTC).isoformat(),
-                "end": result.booking.end.astimezone(UTC).isoformat(),
-                "resource_id": local.resource_id if local else request.resource_id,
-            }
-            done = await asyncio.to_thread(move, commitment, C_COMMITTED, attempt=attempt,
-                                           result=details)
             return BookingOutcome(done, local)
-        if result.outcome == "failed":
-            done = await asyncio.to_thread(
-                move, commitment, C_FAILED, attempt=attempt,
-                result={"code": result.code or "rejected"}, error=result.reason)
+        if done.state == C_FAILED:
             await self._release(request.key)
             return BookingOutcome(done)
-        delay = self.settings.retry.delay(commitment.attempts, self._rng)
-        done = await asyncio.to_thread(
-            move, commitment, C_UNKNOWN, attempt=attempt, error=result.reason,
-            result={"code": "maybe_landed" if result.maybe_landed else "not_sent"},
-            retry_at=now + timedelta(seconds=delay))
-        return BookingOutcome(done, hold)
+        return BookingOutcome(done)
 
-    def _confirm_local(self, key: str, hold: BookingRecord | None,
-                       external_id: str) -> BookingRecord | None:
-        local = hold or self.store.get_booking_by_key(key)
+    def _confirm_local(self, key: str, external_id: str) -> BookingRecord | None:
+        local = self.store.get_booking_by_key(key)
         if local is None:
             return None
-        if not self.external:
-            return self.calendar.localize(local)
-        confirmed = self.store.set_booking_status(local.id, BOOKING_CONFIRMED,
-                                                  external_id=external_id)
-        return self.calendar.localize(confirmed)
+        if self.external and local.status != BOOKING_CONFIRMED:
+            try:
+                local = self.store.set_booking_status(local.id, BOOKING_CONFIRMED,
+                                                      external_id=external_id)
+            except BookingConflict:  # the hold had been released and the slot retaken
+                log.error("booking %s is in the backend but its local slot was retaken",
+                          key)
+                return None
+        return self.calendar.localize(local)
 
     async def _release(self, key: str) -> None:
         """Free the local hold of a booking the backend does not hold."""
@@ -245,12 +280,6 @@ class BookingDesk:
         local = await asyncio.to_thread(self.store.get_booking_by_key, key)
         if local is not None and local.status != BOOKING_CANCELLED:
             await asyncio.to_thread(self.store.set_booking_status, local.id, BOOKING_CANCELLED)
-
-    async def _outcome(self, commitment: CommitmentRecord) -> BookingOutcome:
-        local = await asyncio.to_thread(self.store.get_booking_by_key, commitment.key)
-        booked = local is not None and local.status == BOOKING_CONFIRMED
-        return BookingOutcome(commitment, self.calendar.localize(local) if booked and local
-                              else None)
 
 
 def _payload(request: BookingRequest) -> dict[str, Any]:

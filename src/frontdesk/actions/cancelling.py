@@ -9,6 +9,7 @@ outbox like a booking, and the caller is promised a text.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import UTC, timedelta
 
 from frontdesk.actions.booking import BookingDesk, BookingOutcome
@@ -18,11 +19,11 @@ from frontdesk.store import (
     BOOKING_CANCELLED,
     C_COMMITTED,
     C_FAILED,
-    C_PENDING,
     C_UNKNOWN,
     AttemptOutcome,
     BookingRecord,
     CommitmentRecord,
+    StaleTransition,
 )
 
 __all__ = ["KIND_CANCEL", "cancel_booking", "resolve_cancel"]
@@ -48,29 +49,31 @@ async def cancel_booking(desk: BookingDesk, *, session_id: str, call_id: str | N
         desk.ledger.propose, kind=KIND_CANCEL, key=key, connector=desk.executor.name,
         payload=payload, call_id=call_id, start_after=grace)
     if not created:
-        return BookingOutcome(commitment)
-    commitment = await asyncio.to_thread(desk.ledger.move, commitment, C_PENDING,
-                                         retry_at=desk.clock() + grace)
-    return await _attempt(desk, commitment, budget_s=desk.settings.in_call_budget_s,
+        return await desk.outcome_of(commitment)
+    owner = f"call:{session_id}"[:64]
+    try:
+        commitment = await asyncio.to_thread(desk.ledger.begin, commitment, owner=owner,
+                                             until=desk.clock() + grace)
+    except StaleTransition:
+        return await desk.outcome_of(commitment)
+    return await _attempt(desk, commitment, owner=owner,
+                          budget_s=desk.settings.in_call_budget_s,
                           request_s=desk.settings.request_s)
 
 
 async def resolve_cancel(desk: BookingDesk, commitment: CommitmentRecord, *,
                          owner: str) -> BookingOutcome:
     """Finish a cancel a call left unknown (or a crash left pending)."""
-    hold_for = timedelta(seconds=desk.settings.outbox_budget_s * 2)
-    if commitment.state == C_PENDING:
-        commitment = await asyncio.to_thread(
-            desk.ledger.move, commitment, C_UNKNOWN, owner=owner, error="attempt abandoned",
-            retry_at=desk.clock() + hold_for)
-    commitment = await asyncio.to_thread(desk.ledger.move, commitment, C_PENDING, owner=owner,
-                                         retry_at=desk.clock() + hold_for)
-    return await _attempt(desk, commitment, budget_s=desk.settings.outbox_budget_s,
+    until = desk.clock() + timedelta(seconds=desk.settings.outbox_budget_s * 2)
+    commitment = await asyncio.to_thread(desk.ledger.begin, commitment, owner=owner,
+                                         until=until)
+    return await _attempt(desk, commitment, owner=owner,
+                          budget_s=desk.settings.outbox_budget_s,
                           request_s=desk.settings.outbox_request_s)
 
 
-async def _attempt(desk: BookingDesk, commitment: CommitmentRecord, *, budget_s: float,
-                   request_s: float) -> BookingOutcome:
+async def _attempt(desk: BookingDesk, commitment: CommitmentRecord, *, owner: str,
+                   budget_s: float, request_s: float) -> BookingOutcome:
     started = desk.clock()
     key = commitment.payload.get("booking_key")
     if key:
@@ -81,25 +84,26 @@ async def _attempt(desk: BookingDesk, commitment: CommitmentRecord, *, budget_s:
     attempt = AttemptOutcome(started_at=started, finished_at=now, outcome=result.outcome,
                              error="; ".join(result.steps) or None,
                              latency_ms=(now - started).total_seconds() * 1000)
-    move = desk.ledger.move
-    if result.outcome == "committed":
+    move = functools.partial(desk.ledger.move, commitment, owner=owner, attempt=attempt)
+    try:
+        if result.outcome == "committed":
+            done = await asyncio.to_thread(
+                move, C_COMMITTED, result=dict(commitment.payload) | {"cancelled": True})
+        elif result.outcome == "failed":
+            done = await asyncio.to_thread(move, C_FAILED, error=result.reason,
+                                           result={"code": result.code or "rejected"})
+        else:
+            delay = desk.settings.retry.delay(commitment.attempts, desk.rng)
+            done = await asyncio.to_thread(move, C_UNKNOWN, error=result.reason,
+                                           retry_at=now + timedelta(seconds=delay))
+    except StaleTransition:  # our lease ran out and another worker took over
+        return await desk.outcome_of(commitment)
+    if done.state == C_COMMITTED:
         local = await asyncio.to_thread(desk.store.get_booking, commitment.payload["booking_id"])
         if local is not None and local.status != BOOKING_CANCELLED:
             await asyncio.to_thread(desk.store.set_booking_status, local.id, BOOKING_CANCELLED)
-        done = await asyncio.to_thread(move, commitment, C_COMMITTED, attempt=attempt,
-                                       result=dict(commitment.payload) | {"cancelled": True})
-        return BookingOutcome(done)
-    if result.outcome == "failed":
-        done = await asyncio.to_thread(move, commitment, C_FAILED, attempt=attempt,
-                                       result={"code": result.code or "rejected"},
-                                       error=result.reason)
-        return BookingOutcome(done)
-    delay = desk.settings.retry.delay(commitment.attempts, desk.rng)
-    done = await asyncio.to_thread(move, commitment, C_UNKNOWN, attempt=attempt,
-                                   error=result.reason,
-                                   retry_at=now + timedelta(seconds=delay))
-    if done.attempts >= desk.settings.max_attempts:  # the caller is texted "not cancelled"
-        done = await asyncio.to_thread(
-            move, done, C_FAILED, result={"code": "gave_up"},
+    elif done.state == C_UNKNOWN and done.attempts >= desk.settings.max_attempts:
+        done = await asyncio.to_thread(  # the caller is texted "not cancelled"
+            desk.ledger.move, done, C_FAILED, result={"code": "gave_up"},
             error=f"gave up after {done.attempts} attempts: {result.reason}")
     return BookingOutcome(done)

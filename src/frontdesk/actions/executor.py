@@ -7,9 +7,11 @@
 - a failure that left nothing behind (:class:`Unavailable`) is retried after a jittered
   backoff while budget remains;
 - a failure that may have landed (:class:`Uncertain`, or our own deadline cutting a write
-  off) is never blindly repeated: the backend is first asked for the idempotency key, and
-  only if it holds nothing is the write sent again, with the same key, so even a late
-  landing of the first write cannot make a second booking;
+  off) is never blindly repeated: the backend is first asked for the idempotency key.
+  If it holds the booking, that is the result; if it holds nothing, or cannot say, the
+  write is sent again with the same key, and the backend's own idempotency (CalDAV
+  ``If-None-Match: *`` on the key's UID, the CRM's ``Idempotency-Key``) makes even a late
+  landing of the first write and the retry one booking;
 - an acknowledged write is read back by key before it counts: a backend that answers 201
   and drops the row (or a proxy that fakes the answer) never produces a confirmation;
 - a circuit breaker per backend fails fast while the backend is down.
@@ -137,6 +139,9 @@ class Executor:
                 steps.append(f"create: {type(error).__name__.lower()} ({error.reason})")
                 reason = error.reason
                 maybe_landed = maybe_landed or error.applied_maybe
+            except BaseException:  # cancelled, or a bug: no verdict, but never a stuck trial
+                self.breaker.failure(self._clock())
+                raise
             else:
                 self.breaker.success()
                 steps.append(f"create: acknowledged {ack.external_id}")
@@ -176,6 +181,9 @@ class Executor:
                 self.breaker.failure(self._clock())
                 steps.append(f"cancel: {type(error).__name__.lower()} ({error.reason})")
                 reason = error.reason
+            except BaseException:  # cancelled, or a bug: no verdict, but never a stuck trial
+                self.breaker.failure(self._clock())
+                raise
             else:
                 self.breaker.success()
                 try:

@@ -33,9 +33,11 @@ from frontdesk.store import (
     C_PROPOSED,
     C_RECONCILED,
     C_UNKNOWN,
+    UNSET,
     AttemptOutcome,
     BusinessStore,
     CommitmentRecord,
+    Unset,
 )
 
 __all__ = [
@@ -53,11 +55,6 @@ EDGES: Final[Mapping[str, frozenset[str]]] = {
     C_FAILED: frozenset({C_RECONCILED}),
     C_RECONCILED: frozenset(),
 }
-# The states a commitment can be moved to ``new`` from.
-_SOURCES: Final = {
-    new: frozenset(old for old, targets in EDGES.items() if new in targets) for new in EDGES
-}
-
 TOLD_CONFIRMED: Final = "confirmed"
 TOLD_TEXT_PROMISED: Final = "text_promised"
 TOLD_DECLINED: Final = "declined"
@@ -85,6 +82,7 @@ class Ledger:
 
     def __init__(self, store: BusinessStore, clock: Callable[[], datetime]) -> None:
         self.store = store
+        self.clock = clock
         self._clock = clock
 
     def propose(
@@ -103,15 +101,11 @@ class Ledger:
         ``start_after`` is when the outbox may pick a proposal up if nobody began it (an
         in-call write gets a grace so the outbox does not race the caller's own turn)."""
         now = self._clock()
-        record, created = self.store.propose_commitment(
+        return self.store.propose_commitment(
             key=key, kind=kind, connector=connector, payload=dict(payload),
             call_id=call_id, parent_id=parent_id, now=now,
+            next_attempt_at=now + start_after if start_after else None,
         )
-        if created and start_after:
-            record = self.store.release_commitment(
-                record.id, owner=None, next_attempt_at=now + start_after, now=now
-            )
-        return record, created
 
     def move(
         self,
@@ -121,13 +115,16 @@ class Ledger:
         attempt: AttemptOutcome | None = None,
         result: dict[str, Any] | None = None,
         error: str | None = None,
-        retry_at: datetime | None = None,
+        retry_at: datetime | None | Unset = UNSET,
         owner: str | None = None,
+        hold_until: datetime | None = None,
     ) -> CommitmentRecord:
-        """Move ``record`` to ``new`` if the row is still in a state that may move there.
+        """Move ``record`` from the state it was read in to ``new``.
 
         Raises :class:`IllegalTransition` for an edge the machine lacks, and the store's
-        ``StaleTransition`` when another worker moved the row first."""
+        ``StaleTransition`` when the row is no longer in ``record.state`` (another worker
+        moved it) or is leased, live, to someone else. ``hold_until`` keeps the row
+        leased to ``owner`` (an attempt in flight) so the outbox does not take it over."""
         if new not in EDGES.get(record.state, frozenset()):
             raise IllegalTransition(f"{record.kind} {record.id}: {record.state} → {new}")
         kwargs: dict[str, Any] = {"next_attempt_at": retry_at}
@@ -136,9 +133,19 @@ class Ledger:
         if error is not None or new == C_COMMITTED:
             kwargs["error"] = error
         return self.store.transition_commitment(
-            record.id, expected=_SOURCES[new], new=new, now=self._clock(), attempt=attempt,
-            owner=owner, **kwargs,
+            record.id, expected=(record.state,), new=new, now=self._clock(),
+            attempt=attempt, owner=owner, lease_until=hold_until, **kwargs,
         )
+
+    def begin(self, record: CommitmentRecord, *, owner: str,
+              until: datetime) -> CommitmentRecord:
+        """Take ``record`` into an attempt (``pending``), held by ``owner`` until ``until``.
+
+        A ``pending`` row (its attempt died with its process, or its holder overran the
+        lease) first becomes ``unknown``: what it wrote, if anything, is not known."""
+        if record.state == C_PENDING:
+            record = self.move(record, C_UNKNOWN, owner=owner, error="attempt abandoned")
+        return self.move(record, C_PENDING, owner=owner, retry_at=until, hold_until=until)
 
     def told(self, record_id: str, told: str, *, heard: bool) -> CommitmentRecord:
         """Durably note what the caller was told; called before the words are spoken

@@ -8,14 +8,12 @@ pending, never leaves two copies for the team.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from frontdesk.actions.ledger import Ledger, idempotency_key
 from frontdesk.store import (
     C_COMMITTED,
     C_PENDING,
-    C_PROPOSED,
-    C_UNKNOWN,
     AttemptOutcome,
     CommitmentRecord,
     MessageRecord,
@@ -45,22 +43,21 @@ async def resolve_message(
 ) -> tuple[CommitmentRecord, MessageRecord]:
     """Bring a message commitment to committed (a no-op if it already is)."""
     store = ledger.store
+    started = ledger.clock()
     if commitment.state != C_COMMITTED:
-        if commitment.state == C_PENDING and owner is not None:  # its process died
-            commitment = await asyncio.to_thread(ledger.move, commitment, C_UNKNOWN,
-                                                 owner=owner, error="attempt abandoned")
-        if commitment.state in (C_PROPOSED, C_UNKNOWN):
-            commitment = await asyncio.to_thread(ledger.move, commitment, C_PENDING,
-                                                 owner=owner)
+        commitment = await asyncio.to_thread(
+            ledger.begin, commitment, owner=owner or f"msg:{commitment.id}",
+            until=started + _GRACE)
     p = commitment.payload
-    started = datetime.now(UTC)
     record = await asyncio.to_thread(
         store.add_message, p["text"], call_id=p.get("call_id"), caller_name=p.get("caller_name"),
-        caller_phone=p.get("caller_phone"), idempotency_key=commitment.key)
+        caller_phone=p.get("caller_phone"), created_at=started,
+        idempotency_key=commitment.key)
     if commitment.state == C_PENDING:
-        finished = datetime.now(UTC)
+        finished = ledger.clock()
         attempt = AttemptOutcome(started_at=started, finished_at=finished, outcome=C_COMMITTED,
                                  latency_ms=(finished - started).total_seconds() * 1000)
-        commitment = await asyncio.to_thread(ledger.move, commitment, C_COMMITTED,
-                                             attempt=attempt, result={"message_id": record.id})
+        commitment = await asyncio.to_thread(
+            ledger.move, commitment, C_COMMITTED, attempt=attempt, owner=commitment.lease_owner,
+            result={"message_id": record.id})
     return commitment, record

@@ -19,6 +19,7 @@ claim uses ``FOR UPDATE SKIP LOCKED`` and every state change is a compare-and-se
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -32,7 +33,6 @@ from frontdesk.actions.ledger import (
     TOLD_CONFIRMED,
     TOLD_DECLINED,
     TOLD_TEXT_PROMISED,
-    Ledger,
     idempotency_key,
 )
 from frontdesk.actions.messages import KIND_MESSAGE, resolve_message
@@ -49,7 +49,7 @@ from frontdesk.store import (
     StaleTransition,
 )
 
-__all__ = ["Outbox", "OutboxPass", "owes_text"]
+__all__ = ["Outbox", "OutboxPass", "call_over", "owes_text"]
 
 log = logging.getLogger(__name__)
 # A call row still "active" this long after it started is a crashed call, not a live one.
@@ -87,6 +87,15 @@ def owes_text(commitment: CommitmentRecord, *, call_over: bool) -> bool:
     return call_over or commitment.told == TOLD_TEXT_PROMISED
 
 
+async def call_over(store: BusinessStore, call_id: str | None, now: datetime) -> bool:
+    """Whether the agent can no longer tell the caller anything on this call: it ended,
+    or its row is still "active" long after it started (its process died)."""
+    if call_id is None:
+        return True
+    call = await asyncio.to_thread(store.get_call, call_id)
+    return call is None or call.ended_at is not None or now - call.started_at > _STALE_CALL
+
+
 class Outbox:
     """The outbox worker of one business."""
 
@@ -98,19 +107,19 @@ class Outbox:
         owner: str,
         clock: Callable[[], datetime],
         lease_s: float = 120.0,
-        batch: int = 50,
         concurrency: int = 8,
         sms_retry: Backoff = SMS_RETRY,
         rng: random.Random | None = None,
     ) -> None:
         self.desk = desk
         self.store: BusinessStore = desk.store
-        self.ledger = Ledger(desk.store, clock)
+        self.ledger = desk.ledger
         self.sms = sms
         self.owner = owner
         self._clock = clock
         self._lease_s = lease_s
-        self._batch = batch
+        # Claim no more than can run at once, so no lease ages while its row waits.
+        self._batch = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._sms_retry = sms_retry
         self._rng = rng or random.Random()
@@ -166,7 +175,8 @@ class Outbox:
             self.store.list_commitments, states=(C_COMMITTED, C_FAILED),
             kinds=(KIND_BOOK, KIND_CANCEL))
         for commitment in settled:
-            if not owes_text(commitment, call_over=await self._call_over(commitment)):
+            over = await call_over(self.store, commitment.call_id, self._clock())
+            if not owes_text(commitment, call_over=over):
                 continue
             notice = notice_text(self.desk.profile, commitment)
             if notice is None:
@@ -178,12 +188,6 @@ class Outbox:
                 call_id=commitment.call_id, parent_id=commitment.id)
             report.texts_proposed += created
 
-    async def _call_over(self, commitment: CommitmentRecord) -> bool:
-        if commitment.call_id is None:
-            return True
-        call = await asyncio.to_thread(self.store.get_call, commitment.call_id)
-        return call is None or call.ended_at is not None or \
-            self._clock() - call.started_at > _STALE_CALL
 
     # -- 3. sending ----------------------------------------------------------------------
 
@@ -202,13 +206,11 @@ class Outbox:
 
     async def _send_one(self, commitment: CommitmentRecord, report: OutboxPass) -> None:
         assert self.sms is not None
-        move = self.ledger.move
-        if commitment.state == C_PENDING:  # a send cut off by a crash: at least once
-            commitment = await asyncio.to_thread(move, commitment, C_UNKNOWN,
-                                                 owner=self.owner, error="send abandoned")
+        move = functools.partial(self.ledger.move, owner=self.owner)
+        # a send cut off by a crash (pending) is sent again: texts go at least once
         commitment = await asyncio.to_thread(
-            move, commitment, C_PENDING, owner=self.owner,
-            retry_at=self._clock() + timedelta(seconds=self._lease_s))
+            self.ledger.begin, commitment, owner=self.owner,
+            until=self._clock() + timedelta(seconds=self._lease_s))
         started = self._clock()
         payload = commitment.payload
         try:

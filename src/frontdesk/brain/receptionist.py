@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from frontdesk.actions.booking import BookingDesk, BookingOutcome
 from frontdesk.actions.calendar import Slot
@@ -72,7 +74,7 @@ from frontdesk.brain.say import (
     sentence,
 )
 from frontdesk.profile import Profile
-from frontdesk.store import C_COMMITTED, C_FAILED, BookingRecord, BusinessStore
+from frontdesk.store import BookingRecord, BusinessStore
 
 log = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.3
@@ -111,6 +113,7 @@ class Receptionist:
         self._booked_for: tuple[str, str] | None = None  # (booking id, clause as spoken)
         # (commitment id, what was told, the clause that must be heard for it to count)
         self._telling: list[tuple[str, str, str]] = []
+        self._noting: list[asyncio.Future[Any]] = []  # "heard" notes being written
         self.changes = Changes(self.desk, self.state, session_id=self.session_id,
                                call_id=call_id, caller_number=caller_number, tell=self._tell)
         # the recording disclosure still has to be heard in full (barge-in may cut it)
@@ -137,13 +140,26 @@ class Receptionist:
             self._heard_booking = booked_for[0]
         for telling in [t for t in self._telling if t[2] in played]:
             self._telling.remove(telling)
-            # Durable: the outbox texts whoever did not hear the outcome whole.
-            self.desk.ledger.told(telling[0], telling[1], heard=True)
+            # Durable, off the event loop: the outbox texts whoever did not hear the
+            # outcome whole. ``settle`` (or the next reply) waits for the write.
+            self._noting.append(asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(self.desk.ledger.told, telling[0], telling[1],
+                                        heard=True)))
+
+    async def settle(self) -> None:
+        """Wait for what this conversation left running: a booking write a hang-up cut
+        the reply of (bounded by the in-call budget), and "heard" notes. The call
+        awaits this before it reports itself ended, so the back office sees final rows."""
+        pending: list[asyncio.Future[Any]] = [*self._noting]
+        if self._write is not None:
+            pending.append(self._write)
+        self._noting.clear()
+        if pending:
+            await asyncio.wait(pending)
 
     async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
-        if self._write is not None and not self._write.done():
-            # a write from a cancelled reply is still running: its result decides this turn
-            await asyncio.wait([self._write])
+        # a write from a cancelled reply may still run: its result decides this turn
+        await self.settle()
         rest = self._recording_opt_out(turn)
         if rest is not None and self.profile.recording.enabled:
             self._disclosure_due = False
@@ -495,7 +511,7 @@ class Receptionist:
                        "What would you like me to tell them?")
             return
         record = outcome.booking
-        if outcome.state == C_COMMITTED and record is not None:
+        if outcome.done and record is not None:
             self._announced.add(record.id)
             clause = self._booked_clause(record)
             await self._tell(outcome, TOLD_CONFIRMED, clause)
@@ -505,12 +521,14 @@ class Receptionist:
                 yield Text(f"{await self.changes.after_rebooking()} ")
             yield Text("Is there anything else I can help with?")
             return
-        if outcome.state == C_FAILED:
+        if outcome.refused:
             async for item in self._refused(outcome, slot):
                 yield item
             return
         # unknown: the backend did not answer in time; the outbox finishes and texts
-        promise = "You'll get a text confirmation within a few minutes."
+        # (or, with no carrier to text through, a person calls: reconciliation asks them)
+        promise = ("You'll get a text confirmation within a few minutes." if self.desk.can_text
+                   else "Someone from the team will call you to confirm it.")
         await self._tell(outcome, TOLD_TEXT_PROMISED, promise)
         s.chosen, s.offers, s.when, s.task, s.expecting = None, [], None, None, \
             Ask.ANYTHING_ELSE
@@ -562,7 +580,7 @@ class Receptionist:
         if write.cancelled() or write.exception() is not None:
             return
         outcome = write.result()
-        if outcome.state != C_COMMITTED or outcome.booking is None:
+        if not outcome.done or outcome.booking is None:
             return  # the waiting reply (if any) says so; nothing was booked
         s = self.state
         s.booking_id, s.chosen, s.offers, s.when, s.task, s.expecting = (

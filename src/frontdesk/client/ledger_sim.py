@@ -117,7 +117,6 @@ class SimCounts:
     dropped_at_write: int = 0  # acknowledged by the proxy, never reached the backend
     dropped_after_commit: int = 0  # deleted behind frontdesk's back after the call
     dropped_found_by_reconcile: int = 0
-    restored: int = 0
     callbacks: int = 0
     outbox_passes: int = 0
     wall_s: float = 0.0
@@ -177,14 +176,23 @@ async def run_sim(config: SimConfig) -> SimCounts:
                                 rng=random.Random(config.seed + 1), clock=mono)
             desk = BookingDesk(profile, business, clock=clock, executor=executor,
                                settings=config.desk, rng=random.Random(config.seed + 2))
+            desk.can_text = True
             phones: dict[str, str] = {}  # caller number -> call id
             sms = _CheckedSms(CarrierSms(twilio, profile.business.phone_numbers[0]),
                               business, stack.truth, phones, counts)
+            outbox = Outbox(desk, sms=sms, owner="sim-1", clock=clock,
+                            rng=random.Random(config.seed + 3))
+            rival = Outbox(desk, sms=sms, owner="sim-2", clock=clock,
+                           rng=random.Random(config.seed + 4))
             try:
-                await _converse_all(config, profile, business, desk, clock, stack, rng,
-                                    phones, counts)
-                outbox = Outbox(desk, sms=sms, owner="sim", clock=clock,
-                                rng=random.Random(config.seed + 3))
+                # a second outbox worker runs during the calls, on a clock that moves
+                # faster than the calls: it takes over attempts whose lease ran out
+                calls_done = asyncio.Event()
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(_rival(rival, clock, calls_done))
+                    await _converse_all(config, profile, business, desk, clock, stack, rng,
+                                        phones, counts)
+                    calls_done.set()
                 reconciler = Reconciler(desk, clock=clock)
                 await _settle(config, business, outbox, clock, mono, counts)
                 await reconciler.run()
@@ -198,10 +206,7 @@ async def run_sim(config: SimConfig) -> SimCounts:
                 mono.offset += 3600
                 await reconciler.run()
                 await _settle(config, business, outbox, clock, mono, counts)
-                findings = business.list_findings()
-                counts.restored = sum(f.kind == "missing" and f.commitment_id in lost
-                                      and f.resolved_at is not None for f in findings)
-                counts.callbacks = sum(f.resolved_at is None for f in findings)
+                counts.callbacks = len(business.list_findings(open_only=True))
                 await _final_truth(business, stack.truth, counts)
             finally:
                 await twilio.aclose()
@@ -305,10 +310,20 @@ async def _converse(profile: Profile, business: BusinessStore, desk: BookingDesk
         counts.voice_confirmed += BOOKED in said
         counts.text_promised += "text confirmation" in said
         counts.declined += said.startswith("I'm sorry")
-        if brain._write is not None:  # the write the hung-up reply left running
-            await asyncio.wait([brain._write])
+        await brain.settle()  # the write the hung-up reply left running
     await asyncio.to_thread(business.end_call, call.id, status="completed", outcome="none",
                             ended_at=clock())
+
+
+async def _rival(outbox: Outbox, clock: _BusinessClock, done: asyncio.Event) -> None:
+    while not done.is_set():
+        clock.now += timedelta(seconds=20)
+        await outbox.run_once()
+        try:
+            async with asyncio.timeout(0.25):
+                await done.wait()
+        except TimeoutError:
+            pass
 
 
 async def _reply(brain: Receptionist, text: str) -> str:

@@ -59,3 +59,28 @@ class EngineMetrics:
         bus.subscribe(TurnMetrics, on_turn)
         bus.subscribe(BargeIn, lambda _: self.barge_ins.labels(business).inc())
         bus.subscribe(CallEnded, on_end)
+
+
+class BackOfficeMetrics:
+    """What the outbox and reconciliation did: the business-outcome layer of monitoring.
+
+    An alert on ``frontdesk_reconcile_findings_total`` (any increase) or on
+    ``frontdesk_callback_tasks_open`` (above zero for long) catches a backend that loses
+    bookings or a caller who was told something the calendar does not hold."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.findings = Counter(
+            "frontdesk_reconcile_findings_total",
+            "Mismatches between what callers were told and what the backend holds",
+            ["business", "kind", "action"], registry=r)
+        self.resolved = Counter(
+            "frontdesk_outbox_resolved_total",
+            "Commitments the outbox finished after the call, by final state",
+            ["business", "state"], registry=r)
+        self.texts = Counter(
+            "frontdesk_outbox_texts_total", "Texts the outbox sent or gave up on",
+            ["business", "result"], registry=r)
+        self.callbacks_open = Gauge(
+            "frontdesk_callback_tasks_open", "Reconciliation findings waiting for a person",
+            ["business"], registry=r)

@@ -2,8 +2,8 @@
 
 For every settled booking commitment the backend is asked for the idempotency key:
 
-- committed but absent ("said booked, not there"): the write is restored under the same
-  key if the backend takes it, else a callback task is raised;
+- committed but absent ("said booked, not there"): a callback task; the booking is not
+  put back automatically, since the business may have removed it on purpose;
 - committed but held twice, or at another time: a callback task (a person must choose);
 - failed but present (a late write landed after we gave up and told the caller it did
   not): the stray booking is cancelled, so the calendar matches what the caller heard;
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from frontdesk.actions.booking import KIND_BOOK, BookingDesk, request_from
+from frontdesk.actions.booking import KIND_BOOK, BookingDesk
 from frontdesk.actions.cancelling import KIND_CANCEL
 from frontdesk.actions.connectors.base import (
     BackendBooking,
@@ -41,8 +41,9 @@ from frontdesk.actions.connectors.base import (
     ConnectorError,
     Uncertain,
 )
-from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_DECLINED, Ledger
+from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_DECLINED
 from frontdesk.actions.notify import KIND_SMS
+from frontdesk.actions.outbox import call_over
 from frontdesk.store import (
     C_COMMITTED,
     C_FAILED,
@@ -62,7 +63,7 @@ BOOKED_PHRASE = " is booked for "  # how every spoken confirmation reads (recept
 MISSING, DUPLICATE, WRONG_TIME, ORPHAN = "missing", "duplicate", "wrong_time", "orphan"
 UNTRACKED, UNINFORMED, FALSE_CONFIRMATION = "untracked", "uninformed", "false_confirmation"
 STILL_BOOKED = "still_booked"
-ACTION_CALLBACK, ACTION_RESTORED, ACTION_CANCELLED = "callback", "restored", "cancelled"
+ACTION_CALLBACK, ACTION_CANCELLED = "callback", "cancelled"
 
 
 @dataclass
@@ -86,7 +87,7 @@ class Reconciler:
         self.desk = desk
         self.store: BusinessStore = desk.store
         self.connector: Connector = desk.executor.connector
-        self.ledger = Ledger(desk.store, clock)
+        self.ledger = desk.ledger
         self._clock = clock
         self._request_s = request_s
 
@@ -128,8 +129,10 @@ class Reconciler:
             await self._check_failed(commitment, held, report)
             return
         expected = datetime.fromisoformat((commitment.result or commitment.payload)["start"])
-        if not held:
-            await self._missing(commitment, report)
+        if not held:  # lost, or removed by someone: a person must find out which
+            await self._find(report, commitment, MISSING, ACTION_CALLBACK, {
+                "start": expected.isoformat(), "told": commitment.told,
+                "heard": commitment.told_heard})
         elif len(held) > 1:
             await self._find(report, commitment, DUPLICATE, ACTION_CALLBACK,
                              {"copies": [b.external_id for b in held]})
@@ -138,9 +141,8 @@ class Reconciler:
                 "told": expected.isoformat(), "held": held[0].start.isoformat()})
         elif await self._informed(commitment, TOLD_CONFIRMED):
             await self._settle(commitment, report)
-        elif await self._call_over(commitment) and not commitment.payload.get("customer_phone"):
-            await self._find(report, commitment, UNINFORMED, ACTION_CALLBACK,
-                             {"why": "booked, not heard, and no number to text"})
+        else:
+            await self._unless_texted(commitment, report)
 
     async def _check_cancel(self, commitment: CommitmentRecord,
                             report: ReconcileReport) -> None:
@@ -151,6 +153,8 @@ class Reconciler:
             if await self._informed(commitment, TOLD_DECLINED if commitment.state == C_FAILED
                                     else TOLD_CONFIRMED):
                 await self._settle(commitment, report)
+            else:
+                await self._unless_texted(commitment, report)
             return
         try:
             held = [b for b in await self._ask(self.connector.find(key)) if b.key == key]
@@ -165,6 +169,8 @@ class Reconciler:
                              {"held": held[0].external_id, "steps": list(result.steps)})
         elif await self._informed(commitment, TOLD_CONFIRMED):
             await self._settle(commitment, report)
+        else:
+            await self._unless_texted(commitment, report)
 
     async def _check_failed(self, commitment: CommitmentRecord, held: list[BackendBooking],
                             report: ReconcileReport) -> None:
@@ -181,21 +187,13 @@ class Reconciler:
             return
         if await self._informed(commitment, TOLD_DECLINED):
             await self._settle(commitment, report)
-
-    async def _missing(self, commitment: CommitmentRecord, report: ReconcileReport) -> None:
-        """Said booked, not there: put it back under the same key if the backend takes it."""
-        request = request_from(commitment)
-        result = await self.desk.executor.write(
-            request, budget_s=self._request_s * 2, request_s=self._request_s,
-            maybe_landed=False)
-        action = ACTION_RESTORED if result.outcome == "committed" else ACTION_CALLBACK
-        await self._find(report, commitment, MISSING, action,
-                         {"restore": result.outcome, "steps": list(result.steps)})
+        else:
+            await self._unless_texted(commitment, report)
 
     async def _informed(self, commitment: CommitmentRecord, told: str) -> bool:
+        """Did the caller hear this outcome whole on the phone, or get a text about it?"""
         if commitment.state == C_RECONCILED:
             return True  # checked before: nothing to settle again
-        """Did the caller hear this outcome whole on the phone, or get a text about it?"""
         if commitment.told == told and commitment.told_heard:
             return True
         texts = await asyncio.to_thread(
@@ -203,11 +201,25 @@ class Reconciler:
             states=(C_COMMITTED,))
         return bool(texts)
 
-    async def _call_over(self, commitment: CommitmentRecord) -> bool:
-        if commitment.call_id is None:
-            return True
-        call = await asyncio.to_thread(self.store.get_call, commitment.call_id)
-        return call is None or call.ended_at is not None
+    async def _unless_texted(self, commitment: CommitmentRecord,
+                             report: ReconcileReport) -> None:
+        """The caller did not hear the outcome and no text can tell them (no number, no
+        carrier, or the text failed for good): a person has to call them."""
+        if not await call_over(self.store, commitment.call_id, self._clock()):
+            return  # the agent may still say it, or the outbox still text it
+        why = None
+        if not commitment.payload.get("customer_phone"):
+            why = "no number to text"
+        elif not self.desk.can_text:
+            why = "no carrier configured to text through"
+        else:
+            texts = await asyncio.to_thread(self.store.list_commitments,
+                                            parent_id=commitment.id, kinds=(KIND_SMS,))
+            if texts and all(t.state == C_FAILED for t in texts):
+                why = "the text could not be sent"
+        if why is not None:
+            await self._find(report, commitment, UNINFORMED, ACTION_CALLBACK, {
+                "why": why, "state": commitment.state, "told": commitment.told})
 
     async def _settle(self, commitment: CommitmentRecord, report: ReconcileReport) -> None:
         if commitment.state == C_RECONCILED:
@@ -280,7 +292,7 @@ class Reconciler:
             self.store.add_finding, dedupe_key=f"{kind}:{subject}"[:128], kind=kind,
             detail=detail, action=action, commitment_id=commitment.id if commitment else None,
             now=self._clock())
-        auto = action in (ACTION_RESTORED, ACTION_CANCELLED)
+        auto = action == ACTION_CANCELLED
         if not created and auto and finding.resolved_at is None:
             # a callback raised earlier that a later run has now corrected
             await asyncio.to_thread(self.store.resolve_finding, finding.id,

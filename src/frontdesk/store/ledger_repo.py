@@ -207,11 +207,13 @@ class LedgerQueries:
         call_id: str | None = None,
         parent_id: str | None = None,
         now: datetime | None = None,
+        next_attempt_at: datetime | None = None,
     ) -> tuple[CommitmentRecord, bool]:
         """The commitment for ``key``: created now in state "proposed" (True), or the one
         an earlier request with the same key created (False), returned unchanged even if
         this request's other arguments differ. ``call_id`` and ``parent_id`` must be this
-        business's (:class:`RecordNotFound` otherwise)."""
+        business's (:class:`RecordNotFound` otherwise). ``next_attempt_at`` is when the
+        outbox may first claim it (None: at once)."""
         _check_text("idempotency key", key, 64)
         _check_text("connector", connector, 32)
         if kind not in COMMITMENT_KINDS:
@@ -232,7 +234,8 @@ class LedgerQueries:
                     id=str(uuid.uuid4()), business_id=self.business_id, call_id=call_id,
                     kind=kind, idempotency_key=key, connector=connector, state=C_PROPOSED,
                     payload=dict(payload), result=None, error=None, told=None,
-                    told_heard=False, parent_id=parent_id, attempts=0, next_attempt_at=None,
+                    told_heard=False, parent_id=parent_id, attempts=0,
+                    next_attempt_at=None if next_attempt_at is None else utc(next_attempt_at),
                     lease_owner=None, lease_until=None, created_at=at, updated_at=at,
                 )
                 session.add(row)
@@ -293,15 +296,19 @@ class LedgerQueries:
         next_attempt_at: datetime | None | Unset = UNSET,
         attempt: AttemptOutcome | None = None,
         owner: str | None = None,
+        lease_until: datetime | None = None,
     ) -> CommitmentRecord:
         """Compare-and-set: move the row to ``new`` if its state is in ``expected``.
 
         One write transaction with the row locked, so of two workers racing to move the
         same commitment exactly one succeeds and the other gets :class:`StaleTransition`
-        (also raised when ``owner`` is given and another owner's lease is still live).
-        The move ends any lease. ``attempt``, if given, is appended with the next ``seq``.
-        :data:`UNSET` arguments leave their column alone; ``None`` clears it.
+        (also raised when the row is leased, live, to anyone but ``owner``). The move ends
+        any lease, unless ``lease_until`` is given: then ``owner`` holds the row until
+        then (an attempt in flight). ``attempt``, if given, is appended with the next
+        ``seq``. :data:`UNSET` arguments leave their column alone; ``None`` clears it.
         """
+        if lease_until is not None and owner is None:
+            raise ValueError("a lease needs an owner")
         _check_states([new])
         _check_states(expected)
         at = utc(now)
@@ -309,13 +316,13 @@ class LedgerQueries:
             row = self._row(session, commitment_id, lock=True)
             if row.state not in expected:
                 raise StaleTransition(commitment_id, row.state)
-            if (owner is not None and row.lease_owner not in (None, owner)
+            if (row.lease_owner not in (None, owner)
                     and row.lease_until is not None and row.lease_until > at):
                 raise StaleTransition(commitment_id, row.state, leased_by=row.lease_owner)
             row.state = new
             row.updated_at = at
-            row.lease_owner = None
-            row.lease_until = None
+            row.lease_owner = owner if lease_until is not None else None
+            row.lease_until = None if lease_until is None else utc(lease_until)
             if not isinstance(result, Unset):
                 row.result = None if result is None else dict(result)
             if not isinstance(error, Unset):

@@ -153,7 +153,7 @@ class CrmConnector:
         if 200 <= status < 300:
             raise Uncertain(self.name, f"create answered {status} without a record")
         if status == 409:
-            raise Rejected(self.name, "slot conflict")
+            raise Rejected(self.name, "slot conflict", code="slot_taken")
         raise self._write_failure("create", response)
 
     async def find(self, key: str) -> list[BackendBooking]:
