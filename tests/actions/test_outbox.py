@@ -309,3 +309,34 @@ async def test_an_in_call_write_overrunning_its_lease_is_taken_over_once(
     assert outcome.state in (C_PENDING, C_COMMITTED)
     final = business.get_commitment(outcome.commitment.id)
     assert final is not None and final.state == C_COMMITTED and final.attempts == 1
+
+
+async def test_a_reschedule_finished_by_the_outbox_cancels_the_old_booking(
+    profile: Profile, business: BusinessStore
+) -> None:
+    clock, backend, texts = Clock(NOW), Backend(), Texts()
+    desk = make_desk(profile, business, backend, clock)
+    first = await book_in_call(desk, business, clock)
+    desk.ledger.told(first, TOLD_CONFIRMED, heard=True)
+    old = business.get_booking_by_key(business.get_commitment(first).key)  # type: ignore[union-attr]
+    assert old is not None
+    # a later call moves it to 2 PM; the backend does not answer in time
+    backend.down = True
+    call = business.create_call(CALLER, "+15125550100", started_at=clock())
+    moved = await desk.book(session_id=call.id, call_id=call.id,
+                            slot=slot_at(desk, START.replace(hour=14), clock()),
+                            name="Ann Lee", phone=CALLER, replaces=old)
+    assert moved.state == C_UNKNOWN
+    business.end_call(call.id, status="completed", outcome="none", ended_at=clock())
+    assert business.get_booking(old.id).status == BOOKING_CONFIRMED  # type: ignore[union-attr]
+    backend.down = False
+    clock.advance(minutes=10)
+    worker = outbox(desk, texts, clock)
+    await worker.run_once()
+    assert business.get_booking(old.id).status == BOOKING_CANCELLED  # type: ignore[union-attr]
+    assert [b.start.astimezone(CHICAGO).hour for b in backend.held.values()] == [14]
+    await worker.run_once()  # the cancellation's own text
+    confirmed, cancelled = sorted((text for _, text in texts.sent),
+                                  key=lambda text: "cancelled" in text)
+    assert "confirmed for Tuesday, December 1 at 2 PM" in confirmed
+    assert "on Tuesday, December 1 at 10 AM is cancelled" in cancelled

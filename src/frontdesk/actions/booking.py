@@ -128,9 +128,12 @@ class BookingDesk:
 
     async def book(
         self, *, session_id: str, call_id: str | None, slot: Slot, name: str,
-        phone: str | None,
+        phone: str | None, replaces: BookingRecord | None = None,
     ) -> BookingOutcome:
-        """Book ``slot`` exactly once for this session, within the in-call budget."""
+        """Book ``slot`` exactly once for this session, within the in-call budget.
+
+        ``replaces`` (a reschedule) is recorded with the commitment: whoever sees it
+        commit (the call, or the outbox later) then cancels the old booking."""
         key = idempotency_key(session_id, KIND_BOOK, {
             "service": slot.service_id, "start": slot.start.astimezone(UTC).isoformat()})
         request = BookingRequest(
@@ -140,9 +143,11 @@ class BookingDesk:
             business_name=self.profile.business.name, resource_id=slot.resource_id,
         )
         grace = timedelta(seconds=self.settings.grace_s)
+        payload = _payload(request) | {"session_id": session_id,
+                                       "replaces": replaces.id if replaces else None}
         commitment, created = await asyncio.to_thread(
             self.ledger.propose, kind=KIND_BOOK, key=key, connector=self.executor.name,
-            payload=_payload(request), call_id=call_id, start_after=grace,
+            payload=payload, call_id=call_id, start_after=grace,
         )
         if not created:  # asked before in this session: report, never act twice
             return await self.outcome_of(commitment)
@@ -231,7 +236,7 @@ class BookingDesk:
         try:
             if result.outcome == "committed":
                 assert result.booking is not None
-                details = _payload(request) | {
+                details = commitment.payload | {
                     "external_id": result.booking.external_id,
                     "start": result.booking.start.astimezone(UTC).isoformat(),
                     "end": result.booking.end.astimezone(UTC).isoformat(),

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from frontdesk.actions.backoff import Backoff
 from frontdesk.actions.booking import KIND_BOOK, BookingDesk
-from frontdesk.actions.cancelling import KIND_CANCEL, resolve_cancel
+from frontdesk.actions.cancelling import KIND_CANCEL, cancel_booking, resolve_cancel
 from frontdesk.actions.ledger import (
     TOLD_CONFIRMED,
     TOLD_DECLINED,
@@ -38,6 +38,7 @@ from frontdesk.actions.ledger import (
 from frontdesk.actions.messages import KIND_MESSAGE, resolve_message
 from frontdesk.actions.notify import KIND_SMS, SmsError, SmsSender, notice_text
 from frontdesk.store import (
+    BOOKING_CONFIRMED,
     C_COMMITTED,
     C_FAILED,
     C_PENDING,
@@ -167,6 +168,21 @@ class Outbox:
                 await self._release(commitment, 30.0)
                 return
         report.bookings[outcome.state] = report.bookings.get(outcome.state, 0) + 1
+        replaces = commitment.payload.get("replaces")
+        if commitment.kind == KIND_BOOK and outcome.done and replaces:
+            await self._cancel_replaced(commitment, replaces)
+
+    async def _cancel_replaced(self, commitment: CommitmentRecord, booking_id: str) -> None:
+        """A rescheduled booking committed after its call: now the old one goes (the same
+        key the call would have used, so it is cancelled once whoever gets there)."""
+        old = await asyncio.to_thread(self.store.get_booking, booking_id)
+        if old is None or old.status != BOOKING_CONFIRMED:
+            return
+        try:
+            await cancel_booking(self.desk, session_id=commitment.payload["session_id"],
+                                 call_id=commitment.call_id, booking=old)
+        except StaleTransition:
+            pass  # the call (or another worker) is cancelling it right now
 
     # -- 2. which texts are owed ---------------------------------------------------------
 

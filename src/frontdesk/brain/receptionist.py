@@ -494,7 +494,7 @@ class Receptionist:
         slot = s.chosen
         write = asyncio.ensure_future(self.desk.book(
             session_id=self.session_id, call_id=self.call_id, slot=slot, name=s.name,
-            phone=self.caller_number))
+            phone=self.caller_number, replaces=s.replacing))
         write.add_done_callback(self._committed)
         self._write = write
         # Neither the filler wait nor barge-in or a hang-up cancels the write (shielded).
@@ -530,9 +530,11 @@ class Receptionist:
         promise = ("You'll get a text confirmation within a few minutes." if self.desk.can_text
                    else "Someone from the team will call you to confirm it.")
         await self._tell(outcome, TOLD_TEXT_PROMISED, promise)
-        s.chosen, s.offers, s.when, s.task, s.expecting = None, [], None, None, \
-            Ask.ANYTHING_ELSE
-        yield Text(f"I'm still finalizing that booking with our calendar. {promise} "
+        earlier = (" Your earlier appointment stays until the new one is confirmed."
+                   if s.replacing is not None else "")
+        s.chosen, s.offers, s.when, s.task, s.expecting, s.replacing = (
+            None, [], None, None, Ask.ANYTHING_ELSE, None)
+        yield Text(f"I'm still finalizing that booking with our calendar. {promise}{earlier} "
                    "Is there anything else I can help with?")
 
     async def _refused(self, outcome: BookingOutcome, slot: Slot) -> AsyncIterator[BrainOutput]:
@@ -553,6 +555,9 @@ class Receptionist:
             yield Text(f"{lead} What other time works?")
             return
         lead = "I'm sorry, our booking system didn't accept that appointment."
+        if s.replacing is not None:
+            lead += " Your earlier appointment is unchanged."
+            s.replacing = None
         await self._tell(outcome, TOLD_DECLINED, lead)
         s.task, s.expecting = Task.MESSAGE, Ask.MESSAGE
         yield Text(f"{lead} I can take a message and someone will call you back to set it "
