@@ -44,7 +44,8 @@ def fresh_postgres() -> str:
     try:
         with engine.begin() as conn:
             for table in ("findings", "commitment_attempts", "commitments", "call_events",
-                          "messages", "bookings", "turns", "calls", "alembic_version"):
+                          "messages", "bookings", "turns", "calls", "sessions",
+                          "alembic_version"):
                 conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     finally:
         engine.dispose()

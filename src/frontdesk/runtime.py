@@ -19,6 +19,7 @@ from frontdesk.actions.factory import build_desk
 from frontdesk.audio import SILENCE_FRAME
 from frontdesk.brain.base import Brain
 from frontdesk.brain.receptionist import Receptionist
+from frontdesk.call.continuity import join, leave
 from frontdesk.call.endpoint import EndpointConfig
 from frontdesk.call.engine import AudioOutput, Call, CallConfig, CallParts
 from frontdesk.call.events import CallEnded, EventBus
@@ -29,7 +30,7 @@ from frontdesk.observe.metrics import EngineMetrics
 from frontdesk.profile import EngineSettings, Profile, ProfileRegistry
 from frontdesk.speech.base import SpeechToText, TextToSpeech, VoiceActivityDetector
 from frontdesk.speech.factory import build_stt, build_tts, vad_factory
-from frontdesk.store import Store
+from frontdesk.store import SessionRecord, Store
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class OpenCall:
     recorder: TurnRecorder
     recording: CallRecording
     ended: asyncio.Queue[tuple[str, str]] | None = None  # told when the call is stored
+    session: SessionRecord | None = None  # the caller's session (our own brain only)
+    desk: BookingDesk | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
         """Run the call with its writers; every turn, and the recording's final state, is
@@ -79,6 +83,11 @@ class OpenCall:
             settle = getattr(self.brain, "settle", None)  # writes the call left running
             if settle is not None:
                 await settle()
+            if self.session is not None and self.desk is not None and isinstance(
+                    self.brain, Receptionist):
+                business = self.desk.store
+                await leave(business, self.profile, self.desk, self.session, self.brain,
+                            call_id=self.call_id, now=self.now())
             return ended
         finally:
             if self.ended is not None:
@@ -152,10 +161,13 @@ class Runtime:
                 raise KeyError(f"no call {call_id} for business {profile.business.id}")
             record = found
         bus = EventBus()
+        session = None
         if brain is None:
+            session, resumed = await join(business, call_id=record.id, caller=from_number,
+                                          now=self.now())
             brain = Receptionist(profile, business, call_id=record.id,
                                  caller_number=from_number, now=self.now,
-                                 desk=self.desk(profile))
+                                 desk=self.desk(profile), session=session, resumed=resumed)
         recording = CallRecording(profile.recording, business, record.id, bus, now=self.now)
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
                           brain=brain, output=recording.tap_output(output), bus=bus)
@@ -164,7 +176,7 @@ class Runtime:
         recorder.watch(bus)
         self.metrics.watch(bus, profile.business.id)
         return OpenCall(call, bus, record.id, profile, brain, recorder, recording,
-                        self.ended)
+                        self.ended, session, self.desk(profile), self.now)
 
 
 def call_config(settings: EngineSettings) -> CallConfig:

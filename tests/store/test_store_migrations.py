@@ -20,13 +20,13 @@ def test_fresh_sqlite_file_is_migrated_to_head(tmp_path: Path) -> None:
         assert db.exists()
         tables = set(inspect(store.engine).get_table_names())
         assert {"calls", "turns", "bookings", "messages", "call_events", "commitments",
-                "commitment_attempts", "findings", "alembic_version"} <= tables
+                "commitment_attempts", "findings", "sessions", "alembic_version"} <= tables
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         for table in ("calls", "turns", "bookings", "messages", "call_events", "commitments",
-                      "commitment_attempts", "findings"):
+                      "commitment_attempts", "findings", "sessions"):
             indexed = {
                 col for ix in inspect(store.engine).get_indexes(table) for col in ix["column_names"]
             }

@@ -163,11 +163,15 @@ def test_repository_exposes_no_unscoped_reads() -> None:
         "create_booking", "cancel_booking", "get_booking", "list_bookings", "bookings_for_call",
         "add_message", "list_messages",
         "get_booking_by_key", "set_booking_status", "get_message_by_key",
-        "upcoming_bookings_for",
+        "upcoming_bookings_for", "release_holds",
         # the commitment ledger (store/ledger_repo.py)
         "propose_commitment", "get_commitment", "get_commitment_by_key", "list_commitments",
         "transition_commitment", "set_told", "claim_commitments", "release_commitment",
         "list_attempts", "add_finding", "list_findings", "resolve_finding",
+        # caller sessions (store/sessions_repo.py)
+        "open_session", "get_session", "attach_call", "save_snapshot", "mark_dropped",
+        "mark_finished", "find_resumable", "expire_sessions", "sessions_for",
+        "claim_callbacks", "set_callback_state",
     }  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from frontdesk.profile import Profile
 from frontdesk.store import (
     BOOKING_CANCELLED,
     BOOKING_CONFIRMED,
+    BOOKING_HELD,
     C_COMMITTED,
     C_FAILED,
     C_PROPOSED,
@@ -134,8 +135,7 @@ class BookingDesk:
 
         ``replaces`` (a reschedule) is recorded with the commitment: whoever sees it
         commit (the call, or the outbox later) then cancels the old booking."""
-        key = idempotency_key(session_id, KIND_BOOK, {
-            "service": slot.service_id, "start": slot.start.astimezone(UTC).isoformat()})
+        key = self.key_for(session_id, slot)
         request = BookingRequest(
             key=key, service_id=slot.service_id,
             service_name=self.profile.service(slot.service_id).name, start=slot.start,
@@ -160,6 +160,31 @@ class BookingDesk:
         return await self._attempt(
             commitment, request, owner=owner, budget_s=self.settings.in_call_budget_s,
             request_s=self.settings.request_s, maybe_landed=False)
+
+    def key_for(self, session_id: str, slot: Slot) -> str:
+        """The idempotency key of booking ``slot`` in this session."""
+        return idempotency_key(session_id, KIND_BOOK, {
+            "service": slot.service_id, "start": slot.start.astimezone(UTC).isoformat()})
+
+    async def hold(self, *, session_id: str, call_id: str | None, slot: Slot,
+                   name: str | None, phone: str | None) -> BookingRecord | None:
+        """Keep ``slot`` for a caller whose call dropped before it was booked. The hold
+        is stored under the key the booking will use, so booking it later (on the
+        callback) turns this very row into the booking; None if the slot is gone."""
+        try:
+            return await asyncio.to_thread(
+                self.calendar.book, slot, customer_name=name or "caller", customer_phone=phone,
+                call_id=call_id, now=self.clock(), idempotency_key=self.key_for(session_id, slot),
+                hold=True)
+        except CalendarError:
+            return None
+
+    async def release(self, *, session_id: str, slot: Slot) -> None:
+        """Give up a dropped caller's hold (the session expired, or they declined)."""
+        local = await asyncio.to_thread(self.store.get_booking_by_key,
+                                        self.key_for(session_id, slot))
+        if local is not None and local.status == BOOKING_HELD:
+            await asyncio.to_thread(self.store.set_booking_status, local.id, BOOKING_CANCELLED)
 
     # -- outbox --------------------------------------------------------------------------
 

@@ -217,7 +217,16 @@ class Calendar:
             # even once the slot has passed or filled up: it books nothing new.
             existing = self.store.get_booking_by_key(idempotency_key)
             if existing is not None:
-                return self.localize(existing)
+                wanted = BOOKING_HELD if hold else BOOKING_CONFIRMED
+                if existing.status in (BOOKING_CONFIRMED, wanted):
+                    return self.localize(existing)
+                # a slot held for this request (a dropped call's offer) is booked now; a
+                # released hold is taken again if the slot is still free
+                try:
+                    return self.localize(self.store.set_booking_status(existing.id, wanted))
+                except BookingConflict:
+                    raise SlotUnavailable(f"{self._say(existing.start_at)} was just taken"
+                                          ) from None
         service = self._service(slot.service_id)
         begin, end = self._validate(service, slot.start, now)
         candidates = self._resource_ids(service)

@@ -49,6 +49,7 @@ class Ask(enum.Enum):
     CONFIRM_CANCEL = "confirm_cancel"
     MESSAGE = "message"
     ANYTHING_ELSE = "anything_else"
+    RESUME = "resume"  # "Welcome back ... Shall I go ahead?"
 
 
 @dataclass

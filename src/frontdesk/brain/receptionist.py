@@ -63,6 +63,7 @@ from frontdesk.brain.nlu import (
     parse_when,
 )
 from frontdesk.brain.nlu.intents import recording_opt_out
+from frontdesk.brain.resume import restore, unfinished, welcome_back
 from frontdesk.brain.say import (
     say_day,
     say_list,
@@ -73,8 +74,9 @@ from frontdesk.brain.say import (
     say_when,
     sentence,
 )
+from frontdesk.brain.snapshot import dump
 from frontdesk.profile import Profile
-from frontdesk.store import BookingRecord, BusinessStore
+from frontdesk.store import BookingRecord, BusinessStore, SessionRecord, SessionUnavailable
 
 log = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.3
@@ -95,13 +97,18 @@ class Receptionist:
         now: Callable[[], datetime],
         desk: BookingDesk | None = None,
         session_id: str | None = None,
+        session: SessionRecord | None = None,
+        resumed: bool = False,
     ) -> None:
         self.profile = profile
         self.store = store
         self.desk = desk or BookingDesk(profile, store, clock=now)
         self.calendar = self.desk.calendar
-        # The idempotency scope of this conversation's side effects.
-        self.session_id = session_id or call_id or str(uuid.uuid4())
+        # The idempotency scope of this conversation's side effects: the caller's session
+        # (shared by every leg of a dropped-and-resumed conversation) when there is one.
+        self.session = session
+        self.session_id = (session.id if session else None) or session_id or call_id or \
+            str(uuid.uuid4())
         self.call_id = call_id
         self.caller_number = caller_number
         self._now = now
@@ -114,6 +121,13 @@ class Receptionist:
         # (commitment id, what was told, the clause that must be heard for it to count)
         self._telling: list[tuple[str, str, str]] = []
         self._noting: list[asyncio.Future[Any]] = []  # "heard" notes being written
+        self._farewell = False  # the caller said goodbye: nothing is left unfinished
+        self._resume_point: Ask | None = None  # where a resumed conversation picks up
+        restored = restore(session.snapshot, profile, session.id) if (
+            session is not None and resumed) else None
+        if restored is not None:
+            self.state = restored
+            self._resume_point = restored.expecting
         self.changes = Changes(self.desk, self.state, session_id=self.session_id,
                                call_id=call_id, caller_number=caller_number, tell=self._tell)
         # the recording disclosure still has to be heard in full (barge-in may cut it)
@@ -125,7 +139,20 @@ class Receptionist:
     async def greet(self) -> AsyncGenerator[BrainOutput, None]:
         if self._disclosure_due:
             yield Text(f"{self.profile.recording.disclosure} ")
+        if self._resume_point is not None:
+            self.state.expecting = Ask.RESUME
+            yield Text(welcome_back(self.state, self.profile, self.now().date()))
+            return
         yield Text(self.profile.business.greeting)
+
+    def unfinished(self) -> str | None:
+        """The task this call leaves open if it ends now ("booking", ...), or None."""
+        return None if self._farewell else unfinished(self.state)
+
+    def offered(self) -> tuple[Slot, str | None] | None:
+        """The slot the caller had settled on, and their name: held if the call drops."""
+        chosen = self.state.chosen
+        return None if chosen is None else (chosen, self.state.name)
 
     def heard(self, played_text: str, interrupted: bool) -> None:
         """A booking counts as confirmed to the caller only if its whole "booked for <day>
@@ -147,9 +174,14 @@ class Receptionist:
                                         heard=True)))
 
     async def settle(self) -> None:
-        """Wait for what this conversation left running: a booking write a hang-up cut
-        the reply of (bounded by the in-call budget), and "heard" notes. The call
-        awaits this before it reports itself ended, so the back office sees final rows."""
+        """Wait for what this conversation left running (a booking write a hang-up cut
+        the reply of, bounded by the in-call budget, and "heard" notes), then snapshot
+        the dialogue into the session. The call awaits this before it reports itself
+        ended, so the back office and a callback see final rows."""
+        await self._drain()
+        await self._save()
+
+    async def _drain(self) -> None:
         pending: list[asyncio.Future[Any]] = [*self._noting]
         if self._write is not None:
             pending.append(self._write)
@@ -157,9 +189,37 @@ class Receptionist:
         if pending:
             await asyncio.wait(pending)
 
+    async def _save(self) -> None:
+        """The dialogue state into the session, and a summary into the call's event log,
+        so any process can rebuild this conversation."""
+        if self.session is None:
+            return
+        state = self.state
+        summary = {
+            "task": state.task.value if state.task else None,
+            "expecting": state.expecting.value if state.expecting else None,
+            "service": state.service_id, "name_known": state.name is not None,
+            "offers": [slot.start.isoformat() for slot in state.offers],
+            "chosen": state.chosen.start.isoformat() if state.chosen else None,
+        }
+        try:
+            await asyncio.to_thread(self.store.save_snapshot, self.session.id,
+                                    snapshot=dump(state), task=self.unfinished(),
+                                    now=self.now(), call_id=self.call_id)
+            if self.call_id is not None:
+                await asyncio.to_thread(self.store.add_call_event, self.call_id,
+                                        "dialogue.turn", summary, at=self.now())
+        except SessionUnavailable as error:  # closed, or a newer leg owns it now
+            log.info("session %s: snapshot not kept: %s", self.session.id, error)
+
     async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
         # a write from a cancelled reply may still run: its result decides this turn
-        await self.settle()
+        await self._drain()
+        async for item in self._reply(turn):
+            yield item
+        await self._save()
+
+    async def _reply(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
         rest = self._recording_opt_out(turn)
         if rest is not None and self.profile.recording.enabled:
             self._disclosure_due = False
@@ -169,7 +229,8 @@ class Receptionist:
         async for item in self._restate_unheard_booking():
             yield item
         if rest is None:
-            async for item in self._respond(turn):
+            respond = self._resume if self.state.expecting is Ask.RESUME else self._respond
+            async for item in respond(turn):
                 yield item
             return
         yield Text("Of course. This call won't be recorded. " if self.profile.recording.enabled
@@ -225,6 +286,32 @@ class Receptionist:
 
     # -- turn handling -----------------------------------------------------------------
 
+    async def _resume(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
+        """The answer to "Welcome back ... Shall I go ahead?"."""
+        s, point = self.state, self._resume_point
+        self._resume_point = None
+        yes = None if turn.no_input or turn.dtmf else affirmation(turn.text)
+        if yes is True:
+            s.expecting = point
+            if s.task is Task.CANCEL:
+                s.expecting = Ask.CONFIRM_CANCEL
+                async for item in self.changes.confirm(True):
+                    yield item
+            elif s.task is Task.BOOKING and s.chosen is not None and s.name is not None:
+                async for item in self._commit():  # everything is known: book it
+                    yield item
+            else:
+                yield Text(f"Great. {self._question()}")
+            return
+        if s.chosen is not None:  # not going ahead: let the held slot go
+            await self.desk.release(session_id=self.session_id, slot=s.chosen)
+        vars(s).update(vars(Dialogue()))  # in place: ``changes`` shares this object
+        if yes is False:
+            yield Text("No problem. How can I help you today?")
+            return
+        async for item in self._respond(turn):  # something else entirely: answer that
+            yield item
+
     async def _dtmf(self, digit: str) -> AsyncIterator[BrainOutput]:
         if digit == "0":
             async for item in self._human():
@@ -276,6 +363,7 @@ class Receptionist:
             # "No thanks" to "Shall I book it?" declines the slot, not the call.
             intent, yes = Intent.UNKNOWN, False
         if intent is Intent.GOODBYE or (s.expecting is Ask.ANYTHING_ELSE and yes is False):
+            self._farewell = True
             yield Text(f"Thanks for calling {self.profile.business.name}. Goodbye!")
             yield Hangup()
             return

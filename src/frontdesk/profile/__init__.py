@@ -24,6 +24,7 @@ from frontdesk.profile.models import (
     Providers,
     Resource,
     Service,
+    Sessions,
     StubTimings,
     TransferNumber,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "RegistryError",
     "Resource",
     "Service",
+    "Sessions",
     "StubTimings",
     "TransferNumber",
     "describe_hours",

@@ -48,6 +48,7 @@ __all__ = [
     "Recording",
     "Resource",
     "Service",
+    "Sessions",
     "StubTimings",
     "TransferNumber",
 ]
@@ -270,6 +271,17 @@ class BookingBackend(_Frozen):
         return self
 
 
+class Sessions(_Frozen):
+    """Calls that drop mid-task: how long a caller who rings back is offered to continue,
+    how long the slot they were offered stays held, and whether (and when) frontdesk
+    calls them back itself."""
+
+    resume_window_hours: float = Field(default=24, gt=0, le=24 * 14)
+    hold_minutes: float = Field(default=10, ge=0, le=24 * 60)
+    callback: bool = False  # place an outbound call to finish a dropped booking
+    callback_after_minutes: float = Field(default=5, ge=0, le=24 * 60)
+
+
 class Providers(_Frozen):
     stt: Literal["whisper", "stub"] = "whisper"
     tts: Literal["piper", "stub"] = "piper"
@@ -316,6 +328,7 @@ class Profile(_Frozen):
     policies: Policies = Policies()
     recording: Recording = Recording()
     booking: BookingBackend = BookingBackend()
+    sessions: Sessions = Sessions()
     engine: EngineSettings = EngineSettings()
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from frontdesk.actions.notify import SmsError, SmsSender
 from frontdesk.actions.outbox import Outbox
+from frontdesk.call.continuity import sweep
 from frontdesk.observe.metrics import BackOfficeMetrics
 from frontdesk.profile import Profile
 from frontdesk.quality.reconcile import Reconciler
@@ -95,6 +96,7 @@ class BackOffice:
                 ended.append(self.runtime.ended.get_nowait())
             for business_id, outbox in self.outboxes.items():
                 await self._outbox_pass(business_id, outbox)
+                await self._sweep(business_id, outbox)
             for item in ended:  # reconciled after their texts were proposed
                 calls.put_nowait(item)
             await self._count("passes")
@@ -123,6 +125,14 @@ class BackOffice:
         async with self._progress:
             setattr(self, counter, getattr(self, counter) + 1)
             self._progress.notify_all()
+
+    async def _sweep(self, business_id: str, outbox: Outbox) -> None:
+        """Expired sessions and run-out slot holds of dropped calls."""
+        desk = outbox.desk
+        try:
+            await sweep(desk.store, desk.profile, desk, now=self.runtime.now())
+        except Exception:
+            log.exception("session sweep of %s failed; the next pass retries", business_id)
 
     async def _outbox_pass(self, business_id: str, outbox: Outbox) -> None:
         try:

@@ -30,6 +30,7 @@ __all__ = [
     "Booking",
     "Call",
     "CallEventRow",
+    "CallerSession",
     "Commitment",
     "CommitmentAttempt",
     "Finding",
@@ -70,6 +71,47 @@ class Call(Base):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     recording: Mapped[str | None] = mapped_column(String(24))
     recording_path: Mapped[str | None] = mapped_column(String(400))
+    # The caller session this leg belongs to (several legs can share one). No ON DELETE
+    # action: SQLite adds this column with ALTER TABLE (see migration 0004), and its
+    # reflection cannot see options on a column-level key, so models and migrations
+    # would disagree. Sessions are not deleted; one that is must be unlinked first.
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("sessions.id"), index=True)
+
+
+class CallerSession(Base):
+    """One conversation across call legs; resumable after a drop, within a window.
+
+    ``last_call_id`` has no foreign key on purpose: ``calls.session_id`` already points
+    the other way, and a cycle of keys would make both tables awkward to create and drop.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        # find_resumable: a caller's dropped sessions
+        Index("ix_sessions_business_caller_status", "business_id", "caller_number", "status"),
+        # the callback scheduler's scan: due callbacks of dropped sessions
+        Index("ix_sessions_business_status_callback", "business_id", "status", "callback_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    business_id: Mapped[str] = mapped_column(String(64))
+    caller_number: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str | None] = mapped_column(String(24))
+    # none_as_null: "no snapshot yet" is SQL NULL, not the JSON text 'null'
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    snapshot_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_call_id: Mapped[str | None] = mapped_column(String(36))
+    legs: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resume_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    callback_state: Mapped[str | None] = mapped_column(String(16))
+    callback_owner: Mapped[str | None] = mapped_column(String(64))
+    callback_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CallEventRow(Base):

@@ -15,6 +15,12 @@ __all__ = [
     "BOOKING_CONFIRMED",
     "BOOKING_HELD",
     "BOOKING_STATUSES",
+    "CALLBACK_ANSWERED",
+    "CALLBACK_CANCELLED",
+    "CALLBACK_FAILED",
+    "CALLBACK_PLACED",
+    "CALLBACK_SCHEDULED",
+    "CALLBACK_STATES",
     "COMMITMENT_KINDS",
     "COMMITMENT_STATES",
     "C_COMMITTED",
@@ -29,6 +35,11 @@ __all__ = [
     "RECORDING_SAVED",
     "RECORDING_STATES",
     "RECORDING_STOPPED_BY_CALLER",
+    "SESSION_DROPPED",
+    "SESSION_EXPIRED",
+    "SESSION_FINISHED",
+    "SESSION_OPEN",
+    "SESSION_STATES",
     "TOLD_VALUES",
     "AttemptOutcome",
     "AttemptRecord",
@@ -38,6 +49,7 @@ __all__ = [
     "CommitmentRecord",
     "FindingRecord",
     "MessageRecord",
+    "SessionRecord",
     "StoredTurn",
     "TurnRecord",
 ]
@@ -76,6 +88,25 @@ RECORDING_STATES: Final = frozenset({
     RECORDING_SAVED,
 })
 
+# A caller session (one conversation across call legs):
+SESSION_OPEN: Final = "open"  # a leg is on the line
+SESSION_DROPPED: Final = "dropped"  # the line went without a goodbye; resumable in its window
+SESSION_FINISHED: Final = "finished"  # the conversation ended properly; never resumed
+SESSION_EXPIRED: Final = "expired"  # dropped and not resumed within the window
+SESSION_STATES: Final = frozenset({
+    SESSION_OPEN, SESSION_DROPPED, SESSION_FINISHED, SESSION_EXPIRED,
+})
+
+# The outbound callback of a dropped session:
+CALLBACK_SCHEDULED: Final = "scheduled"  # due at callback_at, unless the caller rings first
+CALLBACK_PLACED: Final = "placed"  # a worker has dialled; it keeps its lease until the answer
+CALLBACK_ANSWERED: Final = "answered"  # the caller picked up: the outbound leg is on
+CALLBACK_CANCELLED: Final = "cancelled"  # not needed any more (rang back, finished, expired)
+CALLBACK_FAILED: Final = "failed"  # no answer, busy, or the carrier refused
+CALLBACK_STATES: Final = frozenset({
+    CALLBACK_SCHEDULED, CALLBACK_PLACED, CALLBACK_ANSWERED, CALLBACK_CANCELLED, CALLBACK_FAILED,
+})
+
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
@@ -94,6 +125,7 @@ class CallRecord:
     end_reason: str | None = None  # EndReason value: "caller_hangup", "dropped", ...
     recording: str | None = None  # one of RECORDING_STATES; None before the call decided
     recording_path: str | None = None  # the WAV file while recording or once saved
+    session_id: str | None = None  # the caller session this leg belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,3 +280,34 @@ class FindingRecord:
     found_at: datetime
     resolved_at: datetime | None
     resolution: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One conversation with a caller, across the call legs it took (a dropped call, the
+    caller ringing back, our callback). ``snapshot`` is the dialogue state as of the
+    last turn, ``snapshot_seq`` counts its saves; ``task`` names the unfinished job.
+
+    ``resume_until`` ends the window in which a new leg may continue the conversation;
+    ``hold_until`` is how long an offered slot stays held after the drop; ``callback_*``
+    describe the outbound callback and the worker leasing it.
+    """
+
+    id: str
+    business_id: str
+    caller_number: str
+    status: str  # one of SESSION_STATES
+    task: str | None  # e.g. "booking"; None when nothing is unfinished
+    snapshot: dict[str, Any] | None
+    snapshot_seq: int
+    last_call_id: str | None  # the leg most recently on the line
+    legs: int
+    created_at: datetime
+    updated_at: datetime
+    dropped_at: datetime | None
+    resume_until: datetime | None
+    hold_until: datetime | None
+    callback_at: datetime | None
+    callback_state: str | None  # one of CALLBACK_STATES; None when no callback was planned
+    callback_owner: str | None
+    callback_lease_until: datetime | None

@@ -34,6 +34,7 @@ from frontdesk.store.records import (
     StoredTurn,
     TurnRecord,
 )
+from frontdesk.store.sessions_repo import SessionQueries
 from frontdesk.store.types import utc
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def _call(row: Call) -> CallRecord:
         end_reason=row.end_reason,
         recording=row.recording,
         recording_path=row.recording_path,
+        session_id=row.session_id,
     )
 
 
@@ -145,10 +147,11 @@ def _message(row: Message) -> MessageRecord:
     )
 
 
-class BusinessStore(LedgerQueries):
+class BusinessStore(LedgerQueries, SessionQueries):
     """Reads and writes for one business. Obtain it with ``Store.for_business(id)``.
 
-    The commitment ledger's queries come from :class:`LedgerQueries`."""
+    The commitment ledger's queries come from :class:`LedgerQueries`, the caller
+    sessions' from :class:`SessionQueries`."""
 
     def __init__(self, store: Store, business_id: str) -> None:
         self._store = store
@@ -175,9 +178,12 @@ class BusinessStore(LedgerQueries):
         carrier: str | None = None,
         carrier_call_id: str | None = None,
         status: str = "active",
+        session_id: str | None = None,
     ) -> CallRecord:
         """Record a new call. A carrier webhook creates it ``status="ringing"`` with the
-        carrier's id, and the media stream that answers it claims it (:meth:`claim_call`)."""
+        carrier's id, and the media stream that answers it claims it (:meth:`claim_call`).
+        ``session_id`` makes it a leg of that caller session (e.g. our outbound callback);
+        :class:`RecordNotFound` if the session is not this business's."""
         row = Call(
             id=call_id or _new_id(),
             business_id=self.business_id,
@@ -189,24 +195,35 @@ class BusinessStore(LedgerQueries):
             outcome=None,
             carrier=carrier,
             carrier_call_id=carrier_call_id,
+            session_id=session_id,
         )
         with self._store._session(write=True) as session:
+            if session_id is not None:
+                self._session_row(session, session_id)
             session.add(row)
             session.flush()
             return _call(row)
 
     def open_carrier_call(
-        self, from_number: str, to_number: str, *, carrier: str, carrier_call_id: str
+        self,
+        from_number: str,
+        to_number: str,
+        *,
+        carrier: str,
+        carrier_call_id: str,
+        session_id: str | None = None,
     ) -> tuple[CallRecord, bool]:
         """The ringing call for a carrier's id: created now (True), or the one an earlier
         delivery of the same webhook created (False). Carriers redeliver webhooks; the
-        unique index on the carrier id settles two deliveries racing each other."""
+        unique index on the carrier id settles two deliveries racing each other.
+        ``session_id`` is stored on a call created now; a found call keeps its own."""
         existing = self.find_call_by_carrier_id(carrier, carrier_call_id)
         if existing is not None:
             return existing, False
         try:
             return self.create_call(from_number, to_number, carrier=carrier,
-                                    carrier_call_id=carrier_call_id, status="ringing"), True
+                                    carrier_call_id=carrier_call_id, status="ringing",
+                                    session_id=session_id), True
         except IntegrityError:
             found = self.find_call_by_carrier_id(carrier, carrier_call_id)
             if found is None:

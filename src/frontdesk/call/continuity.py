@@ -1,0 +1,103 @@
+"""One conversation across call legs: which session a call joins, and how it leaves it.
+
+A call from a number with a dropped, unexpired session resumes it (the session, not the
+call, is the idempotency scope of its bookings, so a booking made on either leg is made
+once). Any other call opens a new session. When the call ends with a task unfinished
+(the line dropped, the caller hung up mid-booking, the audio went silent), the session is
+marked dropped: resumable for the profile's window, the offered slot held for a while,
+and a callback scheduled if the profile asks for one. A call that ends with nothing
+unfinished closes its session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from frontdesk.actions.booking import BookingDesk
+from frontdesk.actions.calendar import Slot
+from frontdesk.brain.resume import restore_any
+from frontdesk.profile import Profile
+from frontdesk.store import BusinessStore, SessionRecord, SessionUnavailable
+
+__all__ = ["Continuing", "join", "leave", "sweep"]
+
+log = logging.getLogger(__name__)
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class Continuing(Protocol):
+    """What a brain tells the session when its call ends (the Receptionist does)."""
+
+    def unfinished(self) -> str | None: ...
+
+    def offered(self) -> tuple[Slot, str | None] | None:
+        """The slot the caller had settled on (and their name), if any."""
+        ...
+
+
+def identifiable(number: str) -> bool:
+    """A number a session can be found by again: withheld or malformed ones are not."""
+    return bool(_E164.match(number))
+
+
+async def join(store: BusinessStore, *, call_id: str, caller: str,
+               now: datetime) -> tuple[SessionRecord, bool]:
+    """The session this call belongs to, and whether it resumes a dropped one."""
+    if identifiable(caller):
+        found = await asyncio.to_thread(store.find_resumable, caller, now=now)
+        if found is not None:
+            try:
+                session = await asyncio.to_thread(store.attach_call, found.id,
+                                                  call_id=call_id, now=now)
+                return session, True
+            except SessionUnavailable:  # closed, or taken by another leg, a moment ago
+                pass
+    session = await asyncio.to_thread(store.open_session, caller_number=caller,
+                                      call_id=call_id, now=now)
+    return session, False
+
+
+async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,
+                session: SessionRecord, brain: Continuing, *, call_id: str,
+                now: datetime) -> SessionRecord:
+    """Close the session, or mark it dropped with its task when one is unfinished."""
+    task = brain.unfinished()
+    if task is None:
+        return await asyncio.to_thread(store.mark_finished, session.id, now=now,
+                                       call_id=call_id)
+    settings = profile.sessions
+    current = await asyncio.to_thread(store.get_session, session.id)
+    hold_until = None
+    offered = brain.offered()
+    if task == "booking" and offered is not None and settings.hold_minutes > 0:
+        held = await desk.hold(session_id=session.id, call_id=call_id, slot=offered[0],
+                               name=offered[1], phone=session.caller_number)
+        if held is not None:
+            hold_until = now + timedelta(minutes=settings.hold_minutes)
+    callback_at = None
+    if settings.callback and task == "booking" and identifiable(session.caller_number):
+        callback_at = now + timedelta(minutes=settings.callback_after_minutes)
+    log.info("call %s dropped with %s unfinished (session %s, seq %s)", call_id, task,
+             session.id, current.snapshot_seq if current else "?")
+    return await asyncio.to_thread(
+        store.mark_dropped, session.id, now=now,
+        resume_until=now + timedelta(hours=settings.resume_window_hours),
+        hold_until=hold_until, callback_at=callback_at, call_id=call_id)
+
+
+async def sweep(store: BusinessStore, profile: Profile, desk: BookingDesk, *,
+                now: datetime) -> int:
+    """Expire sessions past their window and let go of slot holds that ran out; the
+    number of holds released. Run by the back office on every pass."""
+    await asyncio.to_thread(store.expire_sessions, now=now)
+    released = 0
+    for session in await asyncio.to_thread(store.release_holds, now=now):
+        state = restore_any(session.snapshot, profile, session.id)
+        if state is not None and state.chosen is not None:
+            await desk.release(session_id=session.id, slot=state.chosen)
+            released += 1
+    return released
