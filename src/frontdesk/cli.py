@@ -131,7 +131,14 @@ def serve(
         edge = CarrierEdge.build(runtime, carriers)
         enabled = [name for name in ("twilio", "telnyx") if getattr(carriers, name)]
         typer.echo(f"frontdesk: carriers {', '.join(enabled)} at {carriers.public_url}")
-    backoffice = BackOffice(runtime, sms_for=_sms_for(edge))
+    dialer = None
+    if edge is not None and (edge.twilio or edge.telnyx) is not None:
+        from frontdesk.server.callbacks import CarrierDialer
+
+        actions = edge.twilio or edge.telnyx
+        assert actions is not None
+        dialer = CarrierDialer(actions, edge.settings.public_url)
+    backoffice = BackOffice(runtime, sms_for=_sms_for(edge), dialer=dialer)
     app_ = create_app(runtime, edge, backoffice)
     # Everything loaded so far (modules, models, profiles) lives as long as the process.
     # Frozen, it is skipped by the collector's full passes, which stall every call while

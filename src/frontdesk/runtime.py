@@ -163,11 +163,13 @@ class Runtime:
         bus = EventBus()
         session = None
         if brain is None:
-            session, resumed = await join(business, call_id=record.id, caller=from_number,
-                                          now=self.now())
+            joined = await join(business, call_id=record.id, caller=from_number,
+                                now=self.now())
+            session = joined.session
             brain = Receptionist(profile, business, call_id=record.id,
                                  caller_number=from_number, now=self.now,
-                                 desk=self.desk(profile), session=session, resumed=resumed)
+                                 desk=self.desk(profile), session=session,
+                                 resumed=joined.resumed, called_back=joined.called_back)
         recording = CallRecording(profile.recording, business, record.id, bus, now=self.now)
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
                           brain=brain, output=recording.tap_output(output), bus=bus)

@@ -66,8 +66,8 @@ class Leg:
     async def start(self) -> str:
         call = self.business.create_call(self.caller, "+15125550100", started_at=self.now)
         self.call_id = call.id
-        self.session, self.resumed = await join(self.business, call_id=call.id,
-                                                caller=self.caller, now=self.now)
+        joined = await join(self.business, call_id=call.id, caller=self.caller, now=self.now)
+        self.session, self.resumed = joined.session, joined.resumed
         self.brain = Receptionist(self.profile, self.business, call_id=call.id,
                                   caller_number=self.caller, now=lambda: self.now,
                                   desk=self.desk, session=self.session, resumed=self.resumed)

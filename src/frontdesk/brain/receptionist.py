@@ -99,6 +99,7 @@ class Receptionist:
         session_id: str | None = None,
         session: SessionRecord | None = None,
         resumed: bool = False,
+        called_back: bool = False,
     ) -> None:
         self.profile = profile
         self.store = store
@@ -123,6 +124,7 @@ class Receptionist:
         self._noting: list[asyncio.Future[Any]] = []  # "heard" notes being written
         self._farewell = False  # the caller said goodbye: nothing is left unfinished
         self._resume_point: Ask | None = None  # where a resumed conversation picks up
+        self._called_back = called_back  # this leg is our callback, not the caller's call
         restored = restore(session.snapshot, profile, session.id) if (
             session is not None and resumed) else None
         if restored is not None:
@@ -141,7 +143,8 @@ class Receptionist:
             yield Text(f"{self.profile.recording.disclosure} ")
         if self._resume_point is not None:
             self.state.expecting = Ask.RESUME
-            yield Text(welcome_back(self.state, self.profile, self.now().date()))
+            yield Text(welcome_back(self.state, self.profile, self.now().date(),
+                                    called_back=self._called_back))
             return
         yield Text(self.profile.business.greeting)
 

@@ -56,9 +56,12 @@ def restore_any(snapshot: Mapping[str, Any] | None, profile: Profile,
         return None
 
 
-def welcome_back(state: Dialogue, profile: Profile, today: date) -> str:
-    """"Welcome back ... we were <doing what>. Shall I go ahead?"."""
-    hello = f"Welcome back to {profile.business.name}. "
+def welcome_back(state: Dialogue, profile: Profile, today: date, *,
+                 called_back: bool = False) -> str:
+    """"Welcome back ... we were <doing what>. Shall I go ahead?" (on our own callback:
+    "Hi, this is <business> calling you back. ...")."""
+    hello = (f"Hi, this is {profile.business.name} calling you back, since we got cut off. "
+             if called_back else f"Welcome back to {profile.business.name}. ")
     if state.task is Task.MESSAGE:
         return hello + "We were taking a message for the team. Would you like to finish it?"
     if state.task is Task.CANCEL and state.target is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -21,9 +22,15 @@ from frontdesk.actions.booking import BookingDesk
 from frontdesk.actions.calendar import Slot
 from frontdesk.brain.resume import restore_any
 from frontdesk.profile import Profile
-from frontdesk.store import BusinessStore, SessionRecord, SessionUnavailable
+from frontdesk.store import (
+    CALLBACK_ANSWERED,
+    CALLBACK_PLACED,
+    BusinessStore,
+    SessionRecord,
+    SessionUnavailable,
+)
 
-__all__ = ["Continuing", "join", "leave", "sweep"]
+__all__ = ["Continuing", "Joined", "join", "leave", "sweep"]
 
 log = logging.getLogger(__name__)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -44,21 +51,34 @@ def identifiable(number: str) -> bool:
     return bool(_E164.match(number))
 
 
-async def join(store: BusinessStore, *, call_id: str, caller: str,
-               now: datetime) -> tuple[SessionRecord, bool]:
-    """The session this call belongs to, and whether it resumes a dropped one."""
+@dataclass(frozen=True)
+class Joined:
+    session: SessionRecord
+    resumed: bool  # a dropped conversation continues on this leg
+    called_back: bool  # ... and this leg is our own callback, answered
+
+
+async def join(store: BusinessStore, *, call_id: str, caller: str, now: datetime) -> Joined:
+    """The session this call belongs to: a dropped one of the same number inside its
+    window (the caller rang back, or answered our callback), else a new one."""
     if identifiable(caller):
         found = await asyncio.to_thread(store.find_resumable, caller, now=now)
         if found is not None:
             try:
                 session = await asyncio.to_thread(store.attach_call, found.id,
                                                   call_id=call_id, now=now)
-                return session, True
             except SessionUnavailable:  # closed, or taken by another leg, a moment ago
                 pass
+            else:
+                called_back = found.callback_state == CALLBACK_PLACED
+                if called_back:
+                    session = await asyncio.to_thread(
+                        store.set_callback_state, session.id, state=CALLBACK_ANSWERED,
+                        now=now)
+                return Joined(session, True, called_back)
     session = await asyncio.to_thread(store.open_session, caller_number=caller,
                                       call_id=call_id, now=now)
-    return session, False
+    return Joined(session, False, False)
 
 
 async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,

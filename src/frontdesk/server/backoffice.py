@@ -22,6 +22,7 @@ from frontdesk.observe.metrics import BackOfficeMetrics
 from frontdesk.profile import Profile
 from frontdesk.quality.reconcile import Reconciler
 from frontdesk.runtime import Runtime
+from frontdesk.server.callbacks import CarrierDialer, place_callbacks
 from frontdesk.telephony.actions import CarrierActionError, CarrierActions
 
 __all__ = ["BackOffice", "CarrierSms"]
@@ -52,6 +53,7 @@ class BackOffice:
         runtime: Runtime,
         *,
         sms_for: Callable[[Profile], SmsSender | None] = lambda _: None,
+        dialer: CarrierDialer | None = None,
         interval_s: float = 5.0,
         reconcile_every_s: float = 3600.0,
         owner: str | None = None,
@@ -67,6 +69,8 @@ class BackOffice:
             self.outboxes[profile.business.id] = Outbox(desk, sms=sms, owner=self.owner,
                                                         clock=runtime.now)
             self.reconcilers[profile.business.id] = Reconciler(desk, clock=runtime.now)
+        self.dialer = dialer  # places outbound callbacks (profiles that turn them on)
+        self.profiles = {p.business.id: p for p in runtime.registry}
         self.metrics = BackOfficeMetrics(runtime.metrics.registry)
         self._interval_s = interval_s
         self._reconcile_every_s = reconcile_every_s
@@ -97,6 +101,7 @@ class BackOffice:
             for business_id, outbox in self.outboxes.items():
                 await self._outbox_pass(business_id, outbox)
                 await self._sweep(business_id, outbox)
+                await self._callbacks(business_id, outbox)
             for item in ended:  # reconciled after their texts were proposed
                 calls.put_nowait(item)
             await self._count("passes")
@@ -133,6 +138,16 @@ class BackOffice:
             await sweep(desk.store, desk.profile, desk, now=self.runtime.now())
         except Exception:
             log.exception("session sweep of %s failed; the next pass retries", business_id)
+
+    async def _callbacks(self, business_id: str, outbox: Outbox) -> None:
+        profile = self.profiles[business_id]
+        if self.dialer is None or not profile.sessions.callback:
+            return
+        try:
+            await place_callbacks(outbox.store, profile, self.dialer, owner=self.owner,
+                                  now=self.runtime.now)
+        except Exception:
+            log.exception("callbacks of %s failed; the next pass retries", business_id)
 
     async def _outbox_pass(self, business_id: str, outbox: Outbox) -> None:
         try:
