@@ -35,9 +35,10 @@ SCRIPT = ["I'd like to book an oil change.", "December 1 at 10 AM.", "Ann Lee.",
 ASKED_FOR = {1: "Which service", 2: "What day and time", 3: "your name"}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}" if request.param == "sqlite"
+                   else request.getfixturevalue("fresh_postgres"))
     try:
         yield s
     finally:
