@@ -122,6 +122,7 @@ class Receptionist:
         # (commitment id, what was told, the clause that must be heard for it to count)
         self._telling: list[tuple[str, str, str]] = []
         self._noting: list[asyncio.Future[Any]] = []  # "heard" notes being written
+        self._saving: asyncio.Future[None] | None = None  # the last snapshot being written
         self._farewell = False  # the caller said goodbye: nothing is left unfinished
         self._resume_point: Ask | None = None  # where a resumed conversation picks up
         self._called_back = called_back  # this leg is our callback, not the caller's call
@@ -182,7 +183,8 @@ class Receptionist:
         the dialogue into the session. The call awaits this before it reports itself
         ended, so the back office and a callback see final rows."""
         await self._drain()
-        await self._save()
+        await self._save(after=self._saving)
+        self._saving = None
 
     async def _drain(self) -> None:
         pending: list[asyncio.Future[Any]] = [*self._noting]
@@ -192,9 +194,11 @@ class Receptionist:
         if pending:
             await asyncio.wait(pending)
 
-    async def _save(self) -> None:
+    async def _save(self, *, after: asyncio.Future[None] | None = None) -> None:
         """The dialogue state into the session, and a summary into the call's event log,
-        so any process can rebuild this conversation."""
+        so any process can rebuild this conversation (after the previous save)."""
+        if after is not None:
+            await asyncio.wait([after])
         if self.session is None:
             return
         state = self.state
@@ -220,7 +224,9 @@ class Receptionist:
         await self._drain()
         async for item in self._reply(turn):
             yield item
-        await self._save()
+        # the snapshot is written beside the conversation, never in a reply's path; the
+        # saves queue behind each other, and the end of the call waits for them
+        self._saving = asyncio.ensure_future(self._save(after=self._saving))
 
     async def _reply(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
         rest = self._recording_opt_out(turn)
