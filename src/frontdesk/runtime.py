@@ -10,6 +10,7 @@ wraps the call's audio seams (see ``call/recording.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,9 @@ from frontdesk.observe.metrics import EngineMetrics
 from frontdesk.profile import EngineSettings, Profile, ProfileRegistry
 from frontdesk.speech.base import SpeechToText, TextToSpeech, VoiceActivityDetector
 from frontdesk.speech.factory import build_stt, build_tts, vad_factory
-from frontdesk.store import SessionRecord, Store
+from frontdesk.store import BusinessStore, SessionRecord, Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,12 @@ class OpenCall:
                 await settle()
             if self.session is not None and self.desk is not None and isinstance(
                     self.brain, Receptionist):
-                business = self.desk.store
-                await leave(business, self.profile, self.desk, self.session, self.brain,
-                            call_id=self.call_id, now=self.now())
+                try:
+                    await leave(self.desk.store, self.profile, self.desk, self.session,
+                                self.brain, call_id=self.call_id, now=self.now())
+                except Exception:  # the call is over either way; its session stays open
+                    log.exception("call %s: session %s not closed", self.call_id,
+                                  self.session.id)
             return ended
         finally:
             if self.ended is not None:
@@ -163,13 +169,18 @@ class Runtime:
         bus = EventBus()
         session = None
         if brain is None:
-            joined = await join(business, call_id=record.id, caller=from_number,
-                                now=self.now())
-            session = joined.session
+            joined = None
+            try:
+                joined = await join(business, call_id=record.id, caller=from_number,
+                                    now=self.now(), outbound=await _outbound(business, record.id))
+            except Exception:  # answer the call anyway, without a session to resume
+                log.exception("call %s: no session", record.id)
+            session = joined.session if joined else None
             brain = Receptionist(profile, business, call_id=record.id,
                                  caller_number=from_number, now=self.now,
                                  desk=self.desk(profile), session=session,
-                                 resumed=joined.resumed, called_back=joined.called_back)
+                                 resumed=bool(joined and joined.resumed),
+                                 called_back=bool(joined and joined.called_back))
         recording = CallRecording(profile.recording, business, record.id, bus, now=self.now)
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
                           brain=brain, output=recording.tap_output(output), bus=bus)
@@ -179,6 +190,14 @@ class Runtime:
         self.metrics.watch(bus, profile.business.id)
         return OpenCall(call, bus, record.id, profile, brain, recorder, recording,
                         self.ended, session, self.desk(profile), self.now)
+
+
+async def _outbound(business: BusinessStore, call_id: str) -> bool:
+    """Whether this leg is a call we placed (the carrier said so when it rang us)."""
+    events = await asyncio.to_thread(business.list_call_events, call_id,
+                                     kind="carrier.incoming")
+    return any(str(e.data.get("Direction", "")).startswith("outbound")
+               or e.data.get("direction") == "outgoing" for e in events)
 
 
 def call_config(settings: EngineSettings) -> CallConfig:

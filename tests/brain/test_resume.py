@@ -242,3 +242,50 @@ async def test_the_sweep_lets_a_hold_go_when_it_runs_out_and_expires_the_session
     await sweep(business, profile, desk, now=NOW + timedelta(hours=25))
     session = business.get_session(first.session.id)
     assert session is not None and session.status == SESSION_EXPIRED
+
+
+async def test_a_withheld_number_never_resumes_anyones_session(
+    profile: Profile, business: BusinessStore
+) -> None:
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    first = Leg(profile, business, desk, caller="+266696687")  # Twilio's ANONYMOUS
+    await first.start()
+    await first.say(SCRIPT[0])
+    await first.hang_up()
+    other = Leg(profile, business, desk, caller="+266696687", now=NOW + timedelta(minutes=1))
+    assert not (await other.start()).startswith("Welcome back") and not other.resumed
+
+
+async def test_a_transfer_mid_booking_is_a_hand_off_not_a_drop(
+    profile: Profile, business: BusinessStore
+) -> None:
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    first = Leg(profile, business, desk)
+    await first.start()
+    for text in SCRIPT[:3]:
+        await first.say(text)
+    assert "transfer" in await first.say("Can I talk to a person?")
+    await first.hang_up()
+    session = business.get_session(first.session.id)
+    assert session is not None and session.status == SESSION_FINISHED
+    assert business.list_bookings(NOW, NOW + timedelta(days=7)) == []  # nothing held
+
+
+async def test_silence_or_a_second_drop_at_the_welcome_keeps_the_place(
+    profile: Profile, business: BusinessStore
+) -> None:
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    first = Leg(profile, business, desk)
+    await first.start()
+    for text in SCRIPT[:2]:
+        await first.say(text)
+    await first.hang_up()
+    second = Leg(profile, business, desk, now=NOW + timedelta(minutes=1))
+    welcome = await second.start()
+    await second.hang_up()  # dropped again before answering
+    third = Leg(profile, business, desk, now=NOW + timedelta(minutes=2))
+    assert await third.start() == welcome  # the same offer, from the same step
+    again = await third._collect(third.brain.respond(CallerTurn("", 0.0, no_input=True)))
+    assert again.startswith("Sorry, I didn't catch that.") and "Shall I go ahead?" in again
+    reply = await third.say("Yes.")
+    assert "Can I get your name" in reply  # the step it dropped at, nothing asked twice

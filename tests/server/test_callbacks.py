@@ -71,9 +71,10 @@ async def carrier() -> AsyncIterator[Carrier]:
 
 
 async def leg(profile: Profile, business: BusinessStore, desk: BookingDesk, at: datetime,
-              lines: list[str], *, hang_up: bool = True) -> tuple[Receptionist, list[str]]:
+              lines: list[str], *, hang_up: bool = True,
+              outbound: bool = False) -> tuple[Receptionist, list[str]]:
     call = business.create_call(CALLER, SHOP, started_at=at)
-    joined = await join(business, call_id=call.id, caller=CALLER, now=at)
+    joined = await join(business, call_id=call.id, caller=CALLER, now=at, outbound=outbound)
     brain = Receptionist(profile, business, call_id=call.id, caller_number=CALLER,
                          now=lambda: at, desk=desk, session=joined.session,
                          resumed=joined.resumed, called_back=joined.called_back)
@@ -116,7 +117,7 @@ async def test_a_dropped_booking_is_called_back_once_and_finished_on_that_call(
                                  now=lambda: clock(30)) == 0
 
     # the callee answers: the carrier's webhook opens a leg from their number
-    _, said = await leg(profile, business, desk, clock(7), ["Yes, please."])
+    _, said = await leg(profile, business, desk, clock(7), ["Yes, please."], outbound=True)
     assert said[0].startswith("Hi, this is Main Street Auto calling you back")
     assert "oil change tomorrow at 10 AM" in said[0]
     assert "booked for tomorrow at 10 AM" in said[1]
@@ -154,3 +155,23 @@ async def test_a_refused_dial_is_not_retried_for_ever(
     assert await place_callbacks(business, profile, carrier.dialer, owner="a",
                                  now=lambda: later + timedelta(minutes=5)) == 0
     assert business.sessions_for(CALLER)[0].callback_state == "failed"
+
+
+async def test_an_inbound_ring_back_is_not_our_callback_and_one_callback_per_session(
+    store: Store, profile: Profile, carrier: Carrier
+) -> None:
+    business = store.for_business(profile.business.id)
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    await leg(profile, business, desk, NOW, ["I'd like to book an oil change."])
+    later = NOW + timedelta(minutes=6)
+    assert await place_callbacks(business, profile, carrier.dialer, owner="a",
+                                 now=lambda: later) == 1
+    # the callee misses our call but rings in themselves: an inbound leg
+    _, said = await leg(profile, business, desk, later + timedelta(minutes=1), [])
+    assert said[0].startswith("Welcome back to Main Street Auto.")
+    [session] = business.sessions_for(CALLER)
+    assert session.callback_state == CALLBACK_PLACED and session.callback_at is not None
+    # dropping again does not schedule another callback: one per session
+    assert await place_callbacks(business, profile, carrier.dialer, owner="a",
+                                 now=lambda: later + timedelta(hours=1)) == 0
+    assert carrier.dialled() == [CALLER]

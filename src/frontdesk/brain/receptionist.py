@@ -209,6 +209,8 @@ class Receptionist:
             "offers": [slot.start.isoformat() for slot in state.offers],
             "chosen": state.chosen.start.isoformat() if state.chosen else None,
         }
+        if state.expecting is Ask.RESUME:  # not answered yet: keep the step it resumes
+            state = dataclasses.replace(state, expecting=self._resume_point)
         try:
             await asyncio.to_thread(self.store.save_snapshot, self.session.id,
                                     snapshot=dump(state), task=self.unfinished(),
@@ -218,6 +220,8 @@ class Receptionist:
                                         "dialogue.turn", summary, at=self.now())
         except SessionUnavailable as error:  # closed, or a newer leg owns it now
             log.info("session %s: snapshot not kept: %s", self.session.id, error)
+        except Exception:  # the call goes on; only a resume of it would be the poorer
+            log.exception("session %s: snapshot not saved", self.session.id)
 
     async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
         # a write from a cancelled reply may still run: its result decides this turn
@@ -298,8 +302,13 @@ class Receptionist:
     async def _resume(self, turn: CallerTurn) -> AsyncIterator[BrainOutput]:
         """The answer to "Welcome back ... Shall I go ahead?"."""
         s, point = self.state, self._resume_point
+        unclear = turn.no_input or turn.dtmf is not None or turn.confidence < MIN_CONFIDENCE
+        if unclear:  # silence, a key, a mumble: ask again, keep everything
+            yield Text("Sorry, I didn't catch that. " + welcome_back(
+                s, self.profile, self.now().date()).split(". ", 1)[1])
+            return
         self._resume_point = None
-        yes = None if turn.no_input or turn.dtmf else affirmation(turn.text)
+        yes = affirmation(turn.text)
         if yes is True:
             s.expecting = point
             if s.task is Task.CANCEL:
@@ -444,6 +453,7 @@ class Receptionist:
         if numbers:
             yield Text(f"Of course. Let me transfer you to our {numbers[0].name.lower()}. "
                        "One moment, please.")
+            self._farewell = True  # handed to a person: nothing is left for us to finish
             yield Transfer(numbers[0].number)
             return
         self.state.task, self.state.expecting = Task.MESSAGE, Ask.MESSAGE

@@ -34,6 +34,10 @@ __all__ = ["Continuing", "Joined", "join", "leave", "sweep"]
 
 log = logging.getLogger(__name__)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# What carriers put in From when the caller withholds their number (Twilio's stand-ins
+# for ANONYMOUS, RESTRICTED, UNAVAILABLE, UNKNOWN; Telnyx sends words): every withheld
+# caller would share them, so they never find a session.
+_WITHHELD = frozenset({"+266696687", "+7378742833", "+86282452253", "+8656696"})
 
 
 class Continuing(Protocol):
@@ -48,7 +52,7 @@ class Continuing(Protocol):
 
 def identifiable(number: str) -> bool:
     """A number a session can be found by again: withheld or malformed ones are not."""
-    return bool(_E164.match(number))
+    return bool(_E164.match(number)) and number not in _WITHHELD
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,11 @@ class Joined:
     called_back: bool  # ... and this leg is our own callback, answered
 
 
-async def join(store: BusinessStore, *, call_id: str, caller: str, now: datetime) -> Joined:
+async def join(store: BusinessStore, *, call_id: str, caller: str, now: datetime,
+               outbound: bool = False) -> Joined:
     """The session this call belongs to: a dropped one of the same number inside its
-    window (the caller rang back, or answered our callback), else a new one."""
+    window (the caller rang back, or answered our callback: ``outbound``), else a new
+    one."""
     if identifiable(caller):
         found = await asyncio.to_thread(store.find_resumable, caller, now=now)
         if found is not None:
@@ -70,7 +76,7 @@ async def join(store: BusinessStore, *, call_id: str, caller: str, now: datetime
             except SessionUnavailable:  # closed, or taken by another leg, a moment ago
                 pass
             else:
-                called_back = found.callback_state == CALLBACK_PLACED
+                called_back = outbound and found.callback_state == CALLBACK_PLACED
                 if called_back:
                     session = await asyncio.to_thread(
                         store.set_callback_state, session.id, state=CALLBACK_ANSWERED,
@@ -93,16 +99,18 @@ async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,
     current = await asyncio.to_thread(store.get_session, session.id)
     hold_until = None
     offered = brain.offered()
-    if task == "booking" and offered is not None and settings.hold_minutes > 0:
+    # a slot is held only with a name to book it under (the booking takes the hold's row)
+    if (task == "booking" and offered is not None and offered[1] is not None
+            and settings.hold_minutes > 0):
         held = await desk.hold(session_id=session.id, call_id=call_id, slot=offered[0],
                                name=offered[1], phone=session.caller_number)
         if held is not None:
             hold_until = now + timedelta(minutes=settings.hold_minutes)
     callback_at = None
-    if settings.callback and task == "booking" and identifiable(session.caller_number):
+    if (settings.callback and task == "booking" and identifiable(session.caller_number)
+            and current is not None and current.callback_state is None):  # once a session
         callback_at = now + timedelta(minutes=settings.callback_after_minutes)
-    log.info("call %s dropped with %s unfinished (session %s, seq %s)", call_id, task,
-             session.id, current.snapshot_seq if current else "?")
+    log.info("call %s dropped with %s unfinished (session %s)", call_id, task, session.id)
     return await asyncio.to_thread(
         store.mark_dropped, session.id, now=now,
         resume_until=now + timedelta(hours=settings.resume_window_hours),

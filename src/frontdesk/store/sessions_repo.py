@@ -303,10 +303,11 @@ class SessionQueries:
             row.dropped_at = at
             row.resume_until = utc(resume_until)
             row.hold_until = _opt(hold_until)
-            row.callback_at = _opt(callback_at)
-            row.callback_state = None if callback_at is None else CALLBACK_SCHEDULED
-            row.callback_owner = None
-            row.callback_lease_until = None
+            if callback_at is not None:  # otherwise an earlier callback's record stands
+                row.callback_at = _opt(callback_at)
+                row.callback_state = CALLBACK_SCHEDULED
+                row.callback_owner = None
+                row.callback_lease_until = None
             session.flush()
             return _session(row)
 
@@ -382,15 +383,15 @@ class SessionQueries:
             return [_session(r) for r in rows]
 
     def release_holds(self, *, now: datetime) -> list[SessionRecord]:
-        """Sessions whose slot hold has run out, each returned once (its ``hold_until``
-        cleared in the same transaction), so the caller cancels each held slot once. A
-        session resumed meanwhile keeps its hold: the booking will take it."""
+        """Sessions whose slot hold has run out, whatever became of them, each returned
+        once (its ``hold_until`` cleared in the same transaction), so the caller cancels
+        each held slot once. A hold the booking took is confirmed by then: cancelling
+        only touches rows still held."""
         at = utc(now)
         query = (
             select(CallerSession)
             .where(
                 CallerSession.business_id == self.business_id,
-                CallerSession.status.in_([SESSION_DROPPED, SESSION_EXPIRED]),
                 CallerSession.hold_until.is_not(None),
                 CallerSession.hold_until <= at,
             )
