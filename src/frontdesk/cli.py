@@ -305,11 +305,14 @@ def outbox(
     profile: ProfileOpt = None,
     now: Annotated[str | None, typer.Option(help="Pin the business clock (ISO 8601).")] = None,
 ) -> None:
-    """Run one outbox pass: finish unknown bookings and send the texts callers are owed
-    (through the carrier configured by TWILIO_* / TELNYX_*)."""
+    """Run one back-office pass: finish unknown bookings, send the texts callers are owed,
+    expire dropped sessions and their slot holds, and dial due callbacks (through the
+    carrier configured by TWILIO_* / TELNYX_*). Safe to run on several machines at once."""
     from frontdesk.actions.factory import BackendConfigError, build_desk
     from frontdesk.actions.outbox import Outbox
+    from frontdesk.call.continuity import sweep
     from frontdesk.server.backoffice import CarrierSms
+    from frontdesk.server.callbacks import CarrierDialer, place_callbacks
     from frontdesk.telephony.config import CarrierConfigError, CarrierSettings
     from frontdesk.telephony.telnyx.rest import TelnyxActions
     from frontdesk.telephony.twilio.rest import TwilioActions
@@ -333,14 +336,20 @@ def outbox(
             for p in profiles:
                 desk = build_desk(p, store.for_business(p.business.id), clock=clock)
                 sms = CarrierSms(actions, p.business.phone_numbers[0]) if actions else None
+                owner = f"cli:{os.getpid()}"
                 try:
-                    report = await Outbox(desk, sms=sms, owner=f"cli:{os.getpid()}",
-                                          clock=clock).run_once()
+                    report = await Outbox(desk, sms=sms, owner=owner, clock=clock).run_once()
+                    await sweep(desk.store, p, desk, now=clock())
+                    called = 0
+                    if actions is not None and carriers is not None and p.sessions.callback:
+                        called = await place_callbacks(
+                            desk.store, p, CarrierDialer(actions, carriers.public_url),
+                            owner=owner, now=clock)
                 finally:
                     await desk.aclose()
                 typer.echo(f"{p.business.id}: bookings {report.bookings or 'none'}, texts "
                            f"proposed {report.texts_proposed}, sent {report.texts_sent}, "
-                           f"failed {report.texts_failed}")
+                           f"failed {report.texts_failed}, callbacks placed {called}")
         finally:
             if actions is not None:
                 await actions.aclose()

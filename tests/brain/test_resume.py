@@ -289,3 +289,22 @@ async def test_silence_or_a_second_drop_at_the_welcome_keeps_the_place(
     assert again.startswith("Sorry, I didn't catch that.") and "Shall I go ahead?" in again
     reply = await third.say("Yes.")
     assert "Can I get your name" in reply  # the step it dropped at, nothing asked twice
+
+
+async def test_a_session_whose_process_died_is_swept_to_dropped_and_resumes(
+    profile: Profile, business: BusinessStore
+) -> None:
+    from frontdesk.call.continuity import sweep
+
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    first = Leg(profile, business, desk)
+    await first.start()
+    for text in SCRIPT[:2]:
+        await first.say(text)
+    await first.brain.settle()  # ... and then the process is killed: no leave()
+    await sweep(business, profile, desk, now=NOW + timedelta(hours=1))
+    assert business.get_session(first.session.id).status == "open"  # type: ignore[union-attr]
+    await sweep(business, profile, desk, now=NOW + timedelta(hours=3))
+    assert business.get_session(first.session.id).status == SESSION_DROPPED  # type: ignore[union-attr]
+    again = Leg(profile, business, desk, now=NOW + timedelta(hours=3, minutes=1))
+    assert (await again.start()).startswith("Welcome back")

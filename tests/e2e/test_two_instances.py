@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -154,3 +154,72 @@ async def test_a_killed_process_item_is_finished_by_the_other(rig: Rig) -> None:
     assert states == [C_COMMITTED]
     assert len(rig.crm.appointments()) == 1  # found by key: not written again
     assert list(texts_to(rig).values()) == [1]
+
+
+def dropped_sessions(rig: Rig, count: int) -> list[str]:
+    """Calls that dropped mid-booking, each with a callback due a minute later."""
+    store = open_store(rig.url)
+    try:
+        business = store.for_business("main-street-auto")
+        ids = []
+        for n in range(count):
+            session = business.open_session(caller_number=f"+1512556{n:04d}", now=T0)
+            business.mark_dropped(session.id, now=T0, resume_until=T0 + timedelta(hours=24),
+                                  callback_at=T0 + timedelta(minutes=1))
+            ids.append(session.id)
+        return ids
+    finally:
+        store.close()
+
+
+def callbacks_on(rig: Rig) -> None:
+    data = yaml.safe_load(rig.profile.read_text())
+    data["sessions"] = {"callback": True, "callback_after_minutes": 1}
+    rig.profile.write_text(yaml.safe_dump(data))
+
+
+def dialled(rig: Rig) -> Counter[str]:
+    return Counter(r.form["To"] for r in rig.sms.requests
+                   if r.action == "calls.create" and r.form is not None)
+
+
+def callback_states(rig: Rig, ids: list[str]) -> list[str | None]:
+    store = open_store(rig.url)
+    try:
+        business = store.for_business("main-street-auto")
+        return [business.get_session(i).callback_state for i in ids]  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+async def test_two_processes_dial_each_callback_once(rig: Rig) -> None:
+    callbacks_on(rig)
+    ids = dropped_sessions(rig, 7)  # a pass claims 5: both processes get a share
+    first, second = await outbox(rig, LATER, "a"), await outbox(rig, LATER, "b")
+    assert (await first.wait(), await second.wait()) == (0, 0)
+    assert len(dialled(rig)) == 7 and set(dialled(rig).values()) == {1}
+    assert callback_states(rig, ids) == ["placed"] * 7
+
+
+async def test_a_callback_a_killed_process_was_dialling_is_dialled_by_the_other(
+    rig: Rig,
+) -> None:
+    callbacks_on(rig)
+    [session] = dropped_sessions(rig, 1)
+    release = asyncio.Event()
+    rig.sms.hold_next(release)  # the carrier is slow to answer the dial
+    doomed = await outbox(rig, LATER, "doomed")
+    try:
+        async with asyncio.timeout(60):  # a bound for a broken build, not a timing guess
+            await rig.sms.wait_for(lambda r: r.action == "calls.create")
+    except TimeoutError:
+        pytest.fail("the callback was never dialled")
+    doomed.send_signal(signal.SIGKILL)
+    assert await doomed.wait() == -signal.SIGKILL
+    release.set()
+    assert callback_states(rig, [session]) == ["scheduled"]  # claimed, never recorded
+    survivor = await outbox(rig, MUCH_LATER, "survivor")
+    assert await survivor.wait() == 0, (rig.tmp / "survivor.out").read_text()
+    assert callback_states(rig, [session]) == ["placed"]
+    # the dial the dead process sent may also have rung: at least once, never lost
+    assert list(dialled(rig)) == ["+15125560000"] and dialled(rig)["+15125560000"] == 2

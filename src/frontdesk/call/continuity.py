@@ -20,7 +20,7 @@ from typing import Protocol
 
 from frontdesk.actions.booking import BookingDesk
 from frontdesk.actions.calendar import Slot
-from frontdesk.brain.resume import restore_any
+from frontdesk.brain.resume import restore_any, unfinished
 from frontdesk.profile import Profile
 from frontdesk.store import (
     CALLBACK_ANSWERED,
@@ -33,6 +33,8 @@ from frontdesk.store import (
 __all__ = ["Continuing", "Joined", "join", "leave", "sweep"]
 
 log = logging.getLogger(__name__)
+# An open session nobody has written to for this long lost its call's process.
+_ORPHANED = timedelta(hours=2)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # What carriers put in From when the caller withholds their number (Twilio's stand-ins
 # for ANONYMOUS, RESTRICTED, UNAVAILABLE, UNKNOWN; Telnyx sends words): every withheld
@@ -121,6 +123,20 @@ async def sweep(store: BusinessStore, profile: Profile, desk: BookingDesk, *,
                 now: datetime) -> int:
     """Expire sessions past their window and let go of slot holds that ran out; the
     number of holds released. Run by the back office on every pass."""
+    for stale in await asyncio.to_thread(store.stale_open_sessions,
+                                         before=now - _ORPHANED):
+        # its call's process died before the call could leave it: the snapshot says
+        # whether a task was left open
+        state = restore_any(stale.snapshot, profile, stale.id)
+        try:
+            if state is not None and unfinished(state) is not None:
+                await asyncio.to_thread(
+                    store.mark_dropped, stale.id, now=now,
+                    resume_until=now + timedelta(hours=profile.sessions.resume_window_hours))
+            else:
+                await asyncio.to_thread(store.mark_finished, stale.id, now=now)
+        except SessionUnavailable:
+            pass  # a leg moved it meanwhile
     await asyncio.to_thread(store.expire_sessions, now=now)
     released = 0
     for session in await asyncio.to_thread(store.release_holds, now=now):

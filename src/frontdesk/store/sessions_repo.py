@@ -382,6 +382,20 @@ class SessionQueries:
             session.flush()
             return [_session(r) for r in rows]
 
+    def stale_open_sessions(self, *, before: datetime, limit: int = 100) -> list[SessionRecord]:
+        """Sessions still "open" with nothing written since ``before``: their process
+        died before the call could leave the session (a SIGKILL, a crash)."""
+        with self._store._session() as session:
+            rows = session.scalars(
+                select(CallerSession)
+                .where(CallerSession.business_id == self.business_id,
+                       CallerSession.status == SESSION_OPEN,
+                       CallerSession.updated_at < utc(before))
+                .order_by(CallerSession.updated_at, CallerSession.id)
+                .limit(limit)
+            )
+            return [_session(r) for r in rows]
+
     def release_holds(self, *, now: datetime) -> list[SessionRecord]:
         """Sessions whose slot hold has run out, whatever became of them, each returned
         once (its ``hold_until`` cleared in the same transaction), so the caller cancels
