@@ -225,20 +225,29 @@ class _Line:
 
 
 class TwilioEmulator(_Line):
+    """A Twilio call into frontdesk; with ``answering`` (the CallSid of a call frontdesk
+    placed), the callee picking up that outbound call instead: Twilio then sends the
+    voice webhook with ``Direction=outbound-api``, From our number and To the callee."""
+
     def __init__(self, dial: Dial, *, account_sid: str, auth_token: str,
-                 api: CarrierApi | None = None, http: httpx.AsyncClient | None = None) -> None:
+                 api: CarrierApi | None = None, http: httpx.AsyncClient | None = None,
+                 answering: str | None = None) -> None:
         super().__init__(dial, http)
         self.account_sid, self.auth_token, self.api = account_sid, auth_token, api
-        self.call_sid = "CA" + secrets.token_hex(16)
+        self.outbound = answering is not None
+        self.call_sid = answering or "CA" + secrets.token_hex(16)
         self.stream_sid = "MZ" + secrets.token_hex(16)
         self.twiml: str | None = None
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
         started = time.monotonic()
+        theirs, ours = self.dial.from_number, self.dial.to_number
+        caller, called = (ours, theirs) if self.outbound else (theirs, ours)
         params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
-                  "CallSid": self.call_sid, "CallStatus": "ringing", "Direction": "inbound",
-                  "From": self.dial.from_number, "To": self.dial.to_number,
-                  "Called": self.dial.to_number, "Caller": self.dial.from_number}
+                  "CallSid": self.call_sid,
+                  "CallStatus": "in-progress" if self.outbound else "ringing",
+                  "Direction": "outbound-api" if self.outbound else "inbound",
+                  "From": caller, "To": called, "Called": called, "Caller": caller}
         self.twiml = (await self.post_form("/twilio/voice", params)).text
         stream_url, custom = stream_from_twiml(self.twiml)
         if stream_url is None:

@@ -69,12 +69,15 @@ class CarrierHarness:
         return Dial(server_url=self.base_url, public_url=self.settings.public_url,
                     to_number=to_number, from_number=from_number)
 
-    def twilio(self, to_number: str, from_number: str = "+15125550123") -> TwilioEmulator:
+    def twilio(self, to_number: str, from_number: str = "+15125550123", *,
+               answering: str | None = None) -> TwilioEmulator:
+        """A call from ``from_number`` to the business at ``to_number``; with
+        ``answering``, ``from_number`` picking up the call frontdesk placed to it."""
         assert self.settings.twilio is not None
         return TwilioEmulator(self.dial(to_number, from_number),
                               account_sid=self.settings.twilio.account_sid,
                               auth_token=self.settings.twilio.auth_token, api=self.api,
-                              http=self.http)
+                              http=self.http, answering=answering)
 
     def telnyx(self, to_number: str, from_number: str = "+15125550123", *,
                swap_media: bool = False) -> TelnyxEmulator:
