@@ -164,6 +164,7 @@ def test_repository_exposes_no_unscoped_reads() -> None:
         "add_message", "list_messages",
         "get_booking_by_key", "set_booking_status", "get_message_by_key",
         "upcoming_bookings_for", "release_holds", "stale_open_sessions",
+        "session_by_callback",
         # the commitment ledger (store/ledger_repo.py)
         "propose_commitment", "get_commitment", "get_commitment_by_key", "list_commitments",
         "transition_commitment", "set_told", "claim_commitments", "release_commitment",

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -321,3 +321,27 @@ async def test_an_answered_outbound_telnyx_call_gets_its_stream(
     assert start.json is not None and start.json["stream_codec"] == "PCMU"
     record = _shop(runtime).find_call_by_carrier_id("telnyx", control_id)
     assert record is not None and (record.from_number, record.to_number) == (CALLER, SHOP)
+
+
+async def test_an_unanswered_callback_is_recorded_on_its_session(
+    edge: tuple[Runtime, CarrierHarness],
+) -> None:
+    runtime, harness = edge
+    shop = _shop(runtime)
+    now = datetime.fromisoformat("2026-11-30T07:00:00-06:00")
+    session = shop.open_session(caller_number=CALLER, now=now)
+    shop.mark_dropped(session.id, now=now, resume_until=now + timedelta(hours=24),
+                      callback_at=now)
+    [claimed] = shop.claim_callbacks(now=now, owner="office", lease_s=60, limit=1)
+    call_sid = "CA" + "8" * 32
+    shop.set_callback_state(claimed.id, state="placed", now=now, owner="office",
+                            carrier_call_id=call_sid)
+    # Twilio reports our outbound call: From is our number, To the callee
+    params = {**_voice_params(call_sid, harness), "Direction": "outbound-api",
+              "From": SHOP, "To": CALLER, "CallStatus": "no-answer", "CallDuration": "0"}
+    response = await _post(harness, "/twilio/status", params,
+                           _sign(harness, "/twilio/status", params))
+    assert response.status_code == 204
+    after = shop.get_session(session.id)
+    assert after is not None and after.callback_state == "failed"
+    assert shop.find_call_by_carrier_id("twilio", call_sid) is None  # no call row was made

@@ -70,16 +70,16 @@ async def place_callbacks(store: BusinessStore, profile: Profile, dialer: Carrie
             await _move(store, session.id, CALLBACK_FAILED, owner, now())
             continue
         log.info("callback for session %s placed (%s)", session.id, call_id)
-        if await _move(store, session.id, CALLBACK_PLACED, owner, now()):
+        if await _move(store, session.id, CALLBACK_PLACED, owner, now(), call_id):
             placed += 1
     return placed
 
 
 async def _move(store: BusinessStore, session_id: str, state: str, owner: str,
-                now: datetime) -> bool:
+                now: datetime, carrier_call_id: str | None = None) -> bool:
     try:
         await asyncio.to_thread(store.set_callback_state, session_id, state=state, now=now,
-                                owner=owner)
+                                owner=owner, carrier_call_id=carrier_call_id)
     except SessionLeaseLost as error:  # the caller rang back meanwhile, or we overran
         log.info("callback of session %s moved on: %s", session_id, error)
         return False

@@ -112,6 +112,8 @@ class CallerSession(Base):
     callback_state: Mapped[str | None] = mapped_column(String(16))
     callback_owner: Mapped[str | None] = mapped_column(String(64))
     callback_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the carrier's id of our callback, so its no-answer/busy status finds the session
+    callback_call_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class CallEventRow(Base):

@@ -311,3 +311,4 @@ class SessionRecord:
     callback_state: str | None  # one of CALLBACK_STATES; None when no callback was planned
     callback_owner: str | None
     callback_lease_until: datetime | None
+    callback_call_id: str | None = None  # the carrier's id of the placed callback

@@ -127,6 +127,7 @@ def _session(row: CallerSession) -> SessionRecord:
         callback_state=row.callback_state,
         callback_owner=row.callback_owner,
         callback_lease_until=row.callback_lease_until,
+        callback_call_id=row.callback_call_id,
     )
 
 
@@ -193,6 +194,7 @@ class SessionQueries:
                 snapshot_seq=0, last_call_id=call_id, legs=1, created_at=at, updated_at=at,
                 dropped_at=None, resume_until=None, hold_until=None, callback_at=None,
                 callback_state=None, callback_owner=None, callback_lease_until=None,
+                callback_call_id=None,
             )
             session.add(row)
             session.flush()  # the session exists before the call points at it
@@ -421,6 +423,14 @@ class SessionQueries:
             session.flush()
             return found
 
+    def session_by_callback(self, carrier_call_id: str) -> SessionRecord | None:
+        """The session whose placed callback the carrier knows as ``carrier_call_id``."""
+        with self._store._session() as session:
+            row = session.scalar(select(CallerSession).where(
+                CallerSession.business_id == self.business_id,
+                CallerSession.callback_call_id == carrier_call_id))
+            return None if row is None else _session(row)
+
     def sessions_for(self, caller_number: str) -> list[SessionRecord]:
         """Every session of the caller at this exact number, newest first."""
         with self._store._session() as session:
@@ -475,7 +485,8 @@ class SessionQueries:
             return [_session(r) for r in rows]
 
     def set_callback_state(
-        self, session_id: str, *, state: str, now: datetime, owner: str | None = None
+        self, session_id: str, *, state: str, now: datetime, owner: str | None = None,
+        carrier_call_id: str | None = None,
     ) -> SessionRecord:
         """Move the callback: scheduled → placed | cancelled | failed, placed → answered |
         cancelled | failed. "placed" keeps the lease (the worker still owns the ringing
@@ -504,6 +515,9 @@ class SessionQueries:
                 raise SessionLeaseLost(session_id, row.callback_state)
             row.callback_state = state
             row.updated_at = at
+            if carrier_call_id is not None:
+                _check_text("carrier call id", carrier_call_id, 64)
+                row.callback_call_id = carrier_call_id
             if state != CALLBACK_PLACED:
                 row.callback_owner = None
                 row.callback_lease_until = None

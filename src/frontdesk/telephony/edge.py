@@ -17,7 +17,7 @@ from typing import Any
 
 from frontdesk.profile import Profile
 from frontdesk.runtime import Runtime
-from frontdesk.store import BusinessStore, CallRecord
+from frontdesk.store import CALLBACK_FAILED, BusinessStore, CallRecord, SessionLeaseLost
 from frontdesk.telephony.actions import CarrierActionError
 from frontdesk.telephony.config import CarrierSettings
 from frontdesk.telephony.telnyx.rest import TelnyxActions
@@ -199,8 +199,33 @@ class CarrierEdge:
                     business.end_call, call.id, status="failed" if status == "failed"
                     else "missed", outcome="none", end_reason=f"carrier_{status}")
             return updated
+        if await self._callback_unanswered(carrier_call_id, numbers, status):
+            return None
         log.warning("%s status %s for unknown call %s", carrier, status, carrier_call_id)
         return None
+
+    async def _callback_unanswered(self, carrier_call_id: str, numbers: tuple[str, str],
+                                   status: str) -> bool:
+        """Our callback that nobody picked up (no answer, busy, failed): its session
+        records it, so the next call from that number is not taken for our callback."""
+        if status not in FINAL_STATUSES or status == "completed":
+            return False
+        for number in numbers:
+            profile = self.runtime.registry.get_by_number(number)
+            if profile is None:
+                continue
+            business = self.runtime.store.for_business(profile.business.id)
+            session = await asyncio.to_thread(business.session_by_callback, carrier_call_id)
+            if session is None:
+                continue
+            try:
+                await asyncio.to_thread(business.set_callback_state, session.id,
+                                        state=CALLBACK_FAILED, now=self.runtime.now())
+            except SessionLeaseLost:  # answered or cancelled meanwhile
+                pass
+            log.info("callback %s for session %s: %s", carrier_call_id, session.id, status)
+            return True
+        return False
 
     # -- media streams -------------------------------------------------------------------
 

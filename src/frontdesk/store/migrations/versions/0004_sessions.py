@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("callback_state", sa.String(16), nullable=True),
         sa.Column("callback_owner", sa.String(64), nullable=True),
         sa.Column("callback_lease_until", _utc(), nullable=True),
+        sa.Column("callback_call_id", sa.String(64), nullable=True),
     )
     op.create_index(
         "ix_sessions_business_caller_status", "sessions",
