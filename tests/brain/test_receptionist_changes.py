@@ -31,9 +31,10 @@ NOW = datetime(2026, 11, 30, 7, 0, tzinfo=CHICAGO)  # Monday morning
 CALLER = "+15125551234"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}" if request.param == "sqlite"
+                   else request.getfixturevalue("fresh_postgres"))
     try:
         yield s
     finally:

@@ -83,9 +83,10 @@ class Backend:
         return self.held.pop(key, None) is not None
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}" if request.param == "sqlite"
+                   else request.getfixturevalue("fresh_postgres"))
     try:
         yield s
     finally:

@@ -35,10 +35,11 @@ class Texts:
         return "SM1"
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
     profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/t.db")
+    store = open_store(f"sqlite:///{tmp_path}/t.db" if request.param == "sqlite"
+                       else request.getfixturevalue("fresh_postgres"))
     speech = Speech(stt=StubSTT(20, []), tts=StubTTS(10, ms_per_char=2), new_vad=EnergyVAD)
     yield Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
     store.close()
