@@ -23,6 +23,8 @@ from frontdesk.actions.calendar import Slot
 from frontdesk.brain.resume import restore_any, unfinished
 from frontdesk.profile import Profile
 from frontdesk.store import (
+    BOOKING_CANCELLED,
+    BOOKING_HELD,
     CALLBACK_ANSWERED,
     CALLBACK_PLACED,
     BusinessStore,
@@ -99,7 +101,7 @@ async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,
                                        call_id=call_id)
     settings = profile.sessions
     current = await asyncio.to_thread(store.get_session, session.id)
-    hold_until = None
+    hold_until = held_id = None
     offered = brain.offered()
     # a slot is held only with a name to book it under (the booking takes the hold's row)
     if (task == "booking" and offered is not None and offered[1] is not None
@@ -107,7 +109,7 @@ async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,
         held = await desk.hold(session_id=session.id, call_id=call_id, slot=offered[0],
                                name=offered[1], phone=session.caller_number)
         if held is not None:
-            hold_until = now + timedelta(minutes=settings.hold_minutes)
+            hold_until, held_id = now + timedelta(minutes=settings.hold_minutes), held.id
     callback_at = None
     if (settings.callback and task == "booking" and identifiable(session.caller_number)
             and current is not None and current.callback_state is None):  # once a session
@@ -116,7 +118,8 @@ async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,
     return await asyncio.to_thread(
         store.mark_dropped, session.id, now=now,
         resume_until=now + timedelta(hours=settings.resume_window_hours),
-        hold_until=hold_until, callback_at=callback_at, call_id=call_id)
+        hold_until=hold_until, callback_at=callback_at, call_id=call_id,
+        held_booking_id=held_id)
 
 
 async def sweep(store: BusinessStore, profile: Profile, desk: BookingDesk, *,
@@ -140,8 +143,10 @@ async def sweep(store: BusinessStore, profile: Profile, desk: BookingDesk, *,
     await asyncio.to_thread(store.expire_sessions, now=now)
     released = 0
     for session in await asyncio.to_thread(store.release_holds, now=now):
-        state = restore_any(session.snapshot, profile, session.id)
-        if state is not None and state.chosen is not None:
-            await desk.release(session_id=session.id, slot=state.chosen)
+        if session.held_booking_id is None:
+            continue
+        held = await asyncio.to_thread(store.get_booking, session.held_booking_id)
+        if held is not None and held.status == BOOKING_HELD:  # not taken by a booking
+            await asyncio.to_thread(store.set_booking_status, held.id, BOOKING_CANCELLED)
             released += 1
     return released

@@ -114,6 +114,7 @@ class CallerSession(Base):
     callback_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the carrier's id of our callback, so its no-answer/busy status finds the session
     callback_call_id: Mapped[str | None] = mapped_column(String(64))
+    held_booking_id: Mapped[str | None] = mapped_column(String(36))  # the slot kept
 
 
 class CallEventRow(Base):

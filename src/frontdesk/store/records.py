@@ -312,3 +312,4 @@ class SessionRecord:
     callback_owner: str | None
     callback_lease_until: datetime | None
     callback_call_id: str | None = None  # the carrier's id of the placed callback
+    held_booking_id: str | None = None  # the booking row holding the offered slot

@@ -128,6 +128,7 @@ def _session(row: CallerSession) -> SessionRecord:
         callback_owner=row.callback_owner,
         callback_lease_until=row.callback_lease_until,
         callback_call_id=row.callback_call_id,
+        held_booking_id=row.held_booking_id,
     )
 
 
@@ -194,7 +195,7 @@ class SessionQueries:
                 snapshot_seq=0, last_call_id=call_id, legs=1, created_at=at, updated_at=at,
                 dropped_at=None, resume_until=None, hold_until=None, callback_at=None,
                 callback_state=None, callback_owner=None, callback_lease_until=None,
-                callback_call_id=None,
+                callback_call_id=None, held_booking_id=None,
             )
             session.add(row)
             session.flush()  # the session exists before the call points at it
@@ -285,6 +286,7 @@ class SessionQueries:
         hold_until: datetime | None = None,
         callback_at: datetime | None = None,
         call_id: str | None = None,
+        held_booking_id: str | None = None,
     ) -> SessionRecord:
         """The line went without a goodbye: resumable until ``resume_until``, the offered
         slot held until ``hold_until``, and a callback scheduled at ``callback_at`` (if
@@ -305,6 +307,7 @@ class SessionQueries:
             row.dropped_at = at
             row.resume_until = utc(resume_until)
             row.hold_until = _opt(hold_until)
+            row.held_booking_id = held_booking_id
             if callback_at is not None:  # otherwise an earlier callback's record stands
                 row.callback_at = _opt(callback_at)
                 row.callback_state = CALLBACK_SCHEDULED

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("callback_owner", sa.String(64), nullable=True),
         sa.Column("callback_lease_until", _utc(), nullable=True),
         sa.Column("callback_call_id", sa.String(64), nullable=True),
+        sa.Column("held_booking_id", sa.String(36), nullable=True),
     )
     op.create_index(
         "ix_sessions_business_caller_status", "sessions",
