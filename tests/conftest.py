@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -50,3 +51,12 @@ def fresh_postgres() -> str:
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database for one test: a SQLite file, and (when scripts/test.sh started
+    one) the wiped test PostgreSQL: every test that uses it runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'frontdesk.db'}"
+    return str(request.getfixturevalue("fresh_postgres"))

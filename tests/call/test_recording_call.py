@@ -41,8 +41,8 @@ BUSINESS = "main-street-auto"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'fd.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
     try:
         yield s
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -26,17 +25,17 @@ BOOKING = ["I'd like to book an oil change.", "Thursday at 3 PM.", "John Smith."
 MS_PER_CHAR = 4
 
 
-def _runtime(tmp_path: Path, script: list[str], ms_per_char: float = MS_PER_CHAR) -> Runtime:
+def _runtime(store_url: str, script: list[str], ms_per_char: float = MS_PER_CHAR) -> Runtime:
     profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/carrier.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, script), tts=StubTTS(20, ms_per_char=ms_per_char),
                     new_vad=EnergyVAD)
     return Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
 
 
 @pytest.fixture
-async def booking(tmp_path: Path) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
-    runtime = _runtime(tmp_path, BOOKING)
+async def booking(store_url: str) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
+    runtime = _runtime(store_url, BOOKING)
     async with carrier_harness(runtime) as harness:
         yield runtime, harness
     runtime.store.close()
@@ -96,10 +95,10 @@ async def test_telnyx_media_out_of_order_is_put_back_in_order(
 
 
 async def test_barge_in_sends_clear_and_cuts_the_transcript_at_the_last_mark(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     script = ["What are your hours?", "Thanks, goodbye."]
-    runtime = _runtime(tmp_path, script, ms_per_char=30)  # a long answer to speak over
+    runtime = _runtime(store_url, script, ms_per_char=30)  # a long answer to speak over
     lines = await _lines(script)
     # speak over the answer to the first question, 30 frames into it
     barge = CallerLine(lines[1].frames, lines[1].text, barge_in_after_frames=30)
@@ -121,8 +120,8 @@ async def test_barge_in_sends_clear_and_cuts_the_transcript_at_the_last_mark(
     runtime.store.close()
 
 
-async def test_pressing_0_transfers_through_the_carrier(tmp_path: Path) -> None:
-    runtime = _runtime(tmp_path, [])
+async def test_pressing_0_transfers_through_the_carrier(store_url: str) -> None:
+    runtime = _runtime(store_url, [])
     profile = runtime.registry.by_number(SHOP)
     async with carrier_harness(runtime) as harness:
         placed = await place_call_via_carrier(
@@ -136,8 +135,8 @@ async def test_pressing_0_transfers_through_the_carrier(tmp_path: Path) -> None:
     runtime.store.close()
 
 
-async def test_pressing_0_while_the_agent_speaks_still_transfers(tmp_path: Path) -> None:
-    runtime = _runtime(tmp_path, [], ms_per_char=30)  # a long greeting to press over
+async def test_pressing_0_while_the_agent_speaks_still_transfers(store_url: str) -> None:
+    runtime = _runtime(store_url, [], ms_per_char=30)  # a long greeting to press over
     profile = runtime.registry.by_number(SHOP)
     async with carrier_harness(runtime) as harness:
         placed = await place_call_via_carrier(
@@ -152,9 +151,9 @@ async def test_pressing_0_while_the_agent_speaks_still_transfers(tmp_path: Path)
     runtime.store.close()
 
 
-async def test_a_transfer_the_caller_talked_over_is_not_carried_out(tmp_path: Path) -> None:
+async def test_a_transfer_the_caller_talked_over_is_not_carried_out(store_url: str) -> None:
     script = ["Actually never mind. Goodbye."]
-    runtime = _runtime(tmp_path, script, ms_per_char=30)
+    runtime = _runtime(store_url, script, ms_per_char=30)
     [never_mind] = await _lines(script)
     lines = [CallerLine([], "", dtmf="0"),
              CallerLine(never_mind.frames, never_mind.text, barge_in_after_frames=10)]

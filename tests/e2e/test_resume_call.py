@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,9 @@ HEARD = ["I'd like to book an oil change.", "December 1 at 10 AM.", "Ann Lee.", 
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
+def runtime(store_url: str) -> Iterator[Runtime]:
     profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/t.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(20, list(HEARD)), tts=StubTTS(10, ms_per_char=1),
                     new_vad=EnergyVAD)
     yield Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)

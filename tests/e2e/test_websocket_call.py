@@ -6,7 +6,6 @@ import asyncio
 import math
 import socket
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import uvicorn
 
@@ -36,9 +35,9 @@ LINES = ["I'd like to book an oil change.", "Thursday at 3 PM.", "John Smith.",
          "Yes, please.", "No, that's all. Goodbye."]
 
 
-async def test_frontdesk_call_dials_a_running_server(tmp_path: Path) -> None:
+async def test_frontdesk_call_dials_a_running_server(store_url: str) -> None:
     profile: Profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/ws.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, LINES), tts=StubTTS(20, ms_per_char=4), new_vad=EnergyVAD)
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
     listener = socket.socket()

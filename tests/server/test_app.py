@@ -27,9 +27,9 @@ NUMBER = "%2B15125550100"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+def client(store_url: str) -> Iterator[TestClient]:
     profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/t.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(20, ["What are your hours?", "Goodbye."]),
                     tts=StubTTS(10, ms_per_char=2), new_vad=EnergyVAD)
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)

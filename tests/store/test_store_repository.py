@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,8 +21,8 @@ T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'fd.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
     try:
         yield s
     finally:

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,9 +36,9 @@ SILENCE_ULAW = base64.b64encode(b"\xff" * 160).decode()
 
 
 @pytest.fixture
-async def edge(tmp_path: Path) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
+async def edge(store_url: str) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
     profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/edge.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(10, []), tts=StubTTS(5, ms_per_char=1), new_vad=EnergyVAD)
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
     async with carrier_harness(runtime) as harness:

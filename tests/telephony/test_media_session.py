@@ -7,7 +7,6 @@ import base64
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -63,9 +62,9 @@ def _message(event: str, seq: int, **body: object) -> str:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
+def runtime(store_url: str) -> Iterator[Runtime]:
     profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(f"sqlite:///{tmp_path}/session.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(10, ["What are your hours?"]), tts=StubTTS(5, ms_per_char=30),
                     new_vad=EnergyVAD)
     yield Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
