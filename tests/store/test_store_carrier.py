@@ -6,9 +6,8 @@ the claim and the event sequence rely on each database's locking, so both must b
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -31,36 +30,7 @@ from frontdesk.store import (
 )
 
 T0 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-BACKENDS = ["sqlite", "postgresql"] if os.environ.get("FRONTDESK_TEST_POSTGRES_URL") else [
-    "sqlite"]
 R = TypeVar("R")
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fd.db'}"
-    url: str = request.getfixturevalue("fresh_postgres")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = open_store(store_url)
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def shop_a(store: Store) -> BusinessStore:
-    return store.for_business("shop-a")
-
-
-@pytest.fixture
-def shop_b(store: Store) -> BusinessStore:
-    return store.for_business("shop-b")
 
 
 def _race(n: int, attempt: Callable[[int], R]) -> list[R]:

@@ -7,16 +7,16 @@ set, as scripts/test.sh does): the races rely on each database's own locking.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
+from store_race import race
 
 import frontdesk.store.engine as store_engine
 from frontdesk.store import (
@@ -40,59 +40,6 @@ from frontdesk.store import (
 )
 
 T0 = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
-R = TypeVar("R")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fd.db'}"
-    url: str = request.getfixturevalue("fresh_postgres")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = open_store(store_url)
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def shop_a(store: Store) -> BusinessStore:
-    return store.for_business("shop-a")
-
-
-@pytest.fixture
-def shop_b(store: Store) -> BusinessStore:
-    return store.for_business("shop-b")
-
-
-def _race(n: int, attempt: Callable[[int], R]) -> list[R | Exception]:
-    """Run ``attempt`` in ``n`` threads released together; each one's result or error."""
-    barrier = threading.Barrier(n)
-    results: list[R | Exception] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        barrier.wait()
-        outcome: R | Exception
-        try:
-            outcome = attempt(i)
-        except Exception as error:  # the caller sorts winners from losers
-            outcome = error
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def _propose(repo: BusinessStore, key: str, *, kind: str = "book",
@@ -143,7 +90,7 @@ def test_propose_creates_once_per_key(shop_a: BusinessStore, shop_b: BusinessSto
 
 
 def test_racing_proposals_make_one_row(shop_a: BusinessStore) -> None:
-    results = _race(8, lambda i: shop_a.propose_commitment(
+    results = race(8, lambda i: shop_a.propose_commitment(
         key="same", kind="book", connector="builtin", payload={"n": i}, now=T0))
     pairs = [r for r in results if isinstance(r, tuple)]
     assert len(pairs) == 8, results
@@ -226,7 +173,7 @@ def test_transition_sets_only_what_it_is_given(shop_a: BusinessStore) -> None:
 
 def test_racing_transitions_have_one_winner(shop_a: BusinessStore) -> None:
     record = _propose(shop_a, "k")
-    results = _race(8, lambda _i: shop_a.transition_commitment(
+    results = race(8, lambda _i: shop_a.transition_commitment(
         record.id, expected={C_PROPOSED}, new=C_PENDING, now=T0, attempt=_attempt("started")))
     won = [r for r in results if isinstance(r, CommitmentRecord)]
     lost = [r for r in results if isinstance(r, StaleTransition)]
@@ -356,7 +303,7 @@ def test_release_needs_the_lease(shop_a: BusinessStore) -> None:
 def test_concurrent_claimers_never_share_a_row(shop_a: BusinessStore) -> None:
     ids = {_propose(shop_a, f"k{i}", at=T0 + timedelta(seconds=i)).id for i in range(20)}
     now = T0 + timedelta(minutes=1)
-    results = _race(2, lambda i: shop_a.claim_commitments(
+    results = race(2, lambda i: shop_a.claim_commitments(
         now=now, owner=f"w{i}", lease_s=60, limit=10, states={C_PROPOSED}))
     batches = [r for r in results if isinstance(r, list)]
     assert len(batches) == 2, results
@@ -400,7 +347,7 @@ def test_findings_are_deduplicated_and_resolved(shop_a: BusinessStore) -> None:
 
 
 def test_racing_findings_make_one_row(shop_a: BusinessStore) -> None:
-    results = _race(8, lambda i: shop_a.add_finding(
+    results = race(8, lambda i: shop_a.add_finding(
         dedupe_key="same", kind="orphan", detail={"n": i}, action="flag", now=T0))
     pairs = [r for r in results if isinstance(r, tuple)]
     assert sorted(created for _, created in pairs) == [False] * 7 + [True], results
@@ -450,7 +397,7 @@ def test_racing_bookings_with_one_key_make_one_row(shop_a: BusinessStore) -> Non
     # Half the racers offer another resource, so on PostgreSQL their advisory locks do not
     # serialise them: the key's unique index is what settles it.
     choices = [("bay-1",), ("bay-2",)]
-    results = _race(8, lambda i: _book(shop_a, key="same", resources=choices[i % 2]))
+    results = race(8, lambda i: _book(shop_a, key="same", resources=choices[i % 2]))
     records = [r for r in results if isinstance(r, BookingRecord)]
     assert len(records) == 8, results
     assert len({r.id for r in records}) == 1

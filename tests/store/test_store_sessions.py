@@ -19,6 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.exc import IntegrityError
+from store_race import race
 
 import frontdesk.store.engine as store_engine
 from frontdesk.store import (
@@ -48,58 +49,6 @@ ANN = "+15125550111"
 BOB = "+15125550122"
 SHOP = "+15125550100"
 R = TypeVar("R")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fd.db'}"
-    url: str = request.getfixturevalue("fresh_postgres")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = open_store(store_url)
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def shop_a(store: Store) -> BusinessStore:
-    return store.for_business("shop-a")
-
-
-@pytest.fixture
-def shop_b(store: Store) -> BusinessStore:
-    return store.for_business("shop-b")
-
-
-def _race(n: int, attempt: Callable[[int], R]) -> list[R | Exception]:
-    """Run ``attempt`` in ``n`` threads released together; each one's result or error."""
-    barrier = threading.Barrier(n)
-    results: list[R | Exception] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        barrier.wait()
-        outcome: R | Exception
-        try:
-            outcome = attempt(i)
-        except Exception as error:  # the caller sorts winners from losers
-            outcome = error
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def _interleave(
@@ -236,7 +185,7 @@ def test_open_session_checks_its_call(shop_a: BusinessStore, shop_b: BusinessSto
 
 def test_a_retried_open_keeps_one_session_per_call(shop_a: BusinessStore) -> None:
     call = shop_a.create_call(ANN, SHOP, started_at=T0)
-    results = _race(4, lambda _i: shop_a.open_session(caller_number=ANN, call_id=call.id,
+    results = race(4, lambda _i: shop_a.open_session(caller_number=ANN, call_id=call.id,
                                                       now=T0))
     records = [r for r in results if isinstance(r, SessionRecord)]
     assert len(records) == 4, results
@@ -303,7 +252,7 @@ def test_one_leg_at_a_time(shop_a: BusinessStore) -> None:
                                   session_id=dropped.id)
     assert outbound.session_id == dropped.id
     now = T0 + timedelta(minutes=1)
-    results = _race(2, lambda i: shop_a.attach_call(
+    results = race(2, lambda i: shop_a.attach_call(
         dropped.id, call_id=(inbound.id, outbound.id)[i], now=now))
     joined = [r for r in results if isinstance(r, SessionRecord)]
     refused = [r for r in results if isinstance(r, SessionInUse)]
@@ -366,7 +315,7 @@ def test_expiry_sweeps_each_lapsed_session_once(shop_a: BusinessStore) -> None:
     inside = _dropped(shop_a, window=timedelta(hours=1))
     still_open = shop_a.open_session(caller_number=ANN, now=T0)
     now = T0 + timedelta(minutes=20)
-    results = _race(2, lambda _i: shop_a.expire_sessions(now=now))
+    results = race(2, lambda _i: shop_a.expire_sessions(now=now))
     batches = [r for r in results if isinstance(r, list)]
     assert len(batches) == 2, results
     first, second = ({s.id for s in batch} for batch in batches)
@@ -481,7 +430,7 @@ def test_concurrent_callback_claimers_never_share_a_row(shop_a: BusinessStore) -
     ids = {_dropped(shop_a, f"+1512555{i:04d}", at=T0 + timedelta(seconds=i),
                     callback_in=timedelta(minutes=1)).id for i in range(20)}
     now = T0 + timedelta(minutes=5)
-    results = _race(2, lambda i: shop_a.claim_callbacks(now=now, owner=f"w{i}", lease_s=60,
+    results = race(2, lambda i: shop_a.claim_callbacks(now=now, owner=f"w{i}", lease_s=60,
                                                         limit=10))
     batches = [r for r in results if isinstance(r, list)]
     assert len(batches) == 2, results

@@ -36,6 +36,9 @@ class Changes:
         self.call_id = call_id
         self.caller_number = caller_number
         self._tell = tell
+        # cancellations in flight: a barge-in or hang-up never cancels one, and the
+        # receptionist waits for them before the next reply and at the end of the call
+        self.writes: list[asyncio.Future[BookingOutcome]] = []
 
     def describe(self, booking: BookingRecord) -> str:
         """'oil change on Tuesday, December 1st at 10 AM' (or 'tomorrow at ...')."""
@@ -90,8 +93,10 @@ class Changes:
     async def cancel(self, booking: BookingRecord, *, earlier: bool = False) -> str:
         """Cancel through the ledger; the sentence that says what happened."""
         what = ("earlier " if earlier else "") + self.describe(booking)
-        outcome = await asyncio.shield(asyncio.ensure_future(cancel_booking(
-            self.desk, session_id=self.session_id, call_id=self.call_id, booking=booking)))
+        write = asyncio.ensure_future(cancel_booking(
+            self.desk, session_id=self.session_id, call_id=self.call_id, booking=booking))
+        self.writes = [w for w in self.writes if not w.done()] + [write]
+        outcome = await asyncio.shield(write)
         if outcome.state == C_COMMITTED:
             said = f"Your {what} is cancelled."
             await self._tell(outcome, TOLD_CONFIRMED, said)

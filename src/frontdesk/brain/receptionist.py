@@ -187,7 +187,7 @@ class Receptionist:
         self._saving = None
 
     async def _drain(self) -> None:
-        pending: list[asyncio.Future[Any]] = [*self._noting]
+        pending: list[asyncio.Future[Any]] = [*self._noting, *self.changes.writes]
         if self._write is not None:
             pending.append(self._write)
         self._noting.clear()

@@ -17,12 +17,12 @@ import asyncio
 import base64
 import binascii
 import collections
+import contextlib
 import hmac
 import json
 import math
 import re
 import secrets
-import socket
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,11 +33,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from frontdesk.client.loopback import serve_loopback
 
 TWILIO_API_VERSION = "2010-04-01"
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -502,20 +503,11 @@ class CarrierApiServer:
                              twilio_auth_token=twilio_auth_token, telnyx_api_key=telnyx_api_key)
         self.api = api
         self.base_url = ""
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> CarrierApiServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        self._socket = sock
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(build_app(self.api), log_level="warning", lifespan="off",
-                                ws="none", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        self.base_url = await self._stack.enter_async_context(serve_loopback(
+            lambda _url: build_app(self.api), lifespan="off", ws="none", access_log=False))
         return self
 
     async def __aexit__(
@@ -524,12 +516,7 @@ class CarrierApiServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._server is not None and self._task is not None and self._socket
         self.api.release_all()
-        self._server.should_exit = True
-        try:
-            await self._task
-        finally:
-            self._socket.close()
+        await self._stack.aclose()
         if exc is None and self.api.hook_errors:
             raise self.api.hook_errors[0]

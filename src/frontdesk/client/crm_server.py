@@ -23,24 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from frontdesk.actions.connectors.signing import SIGNATURE_HEADER, SignatureError, verify
+from frontdesk.client.loopback import serve_loopback
 
 __all__ = ["CrmAnswer", "CrmRequest", "CrmServer", "CrmServerRunner"]
 
@@ -274,39 +273,19 @@ def build_app(server: CrmServer) -> Starlette:
 
 
 class CrmServerRunner:
-    """Serves a :class:`CrmServer` on 127.0.0.1 for the length of an ``async with``.
-
-    The socket is bound and listening before uvicorn starts, so :attr:`base_url` is
-    usable at once (an early client waits in the backlog)."""
+    """Serves a :class:`CrmServer` on 127.0.0.1 for the length of an ``async with``;
+    :attr:`base_url` is usable at once."""
 
     def __init__(self, server: CrmServer) -> None:
         self.server = server
         self.base_url = ""
-        self._socket: socket.socket | None = None
-        self._uvicorn: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> CrmServerRunner:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        self._socket = sock
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(build_app(self.server), log_level="warning", lifespan="off",
-                                ws="none", access_log=False)
-        self._uvicorn = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
+        self.base_url = await self._stack.enter_async_context(serve_loopback(
+            lambda _url: build_app(self.server), lifespan="off", ws="none",
+            access_log=False))
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._uvicorn is not None and self._task is not None and self._socket
-        self._uvicorn.should_exit = True
-        try:
-            await self._task
-        finally:
-            self._socket.close()
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()

@@ -9,20 +9,18 @@ signatures and an Ed25519 key pair for Telnyx.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from frontdesk.client.carrier import Dial, TelnyxEmulator, TwilioEmulator
 from frontdesk.client.carrier_api import CarrierApi, CarrierApiServer
+from frontdesk.client.loopback import serve_loopback
 from frontdesk.runtime import Runtime
 from frontdesk.server.app import WS_MAX_MESSAGE_BYTES, create_app
 from frontdesk.telephony.config import CarrierSettings, TelnyxSettings
@@ -37,23 +35,10 @@ async def serve(make_app: Callable[[str], FastAPI]) -> AsyncIterator[str]:
     """Run the app ``make_app(base_url)`` returns on a loopback port; yields the base URL
     (``http://127.0.0.1:PORT``). The app is made after the port is known, because the
     carrier settings it holds name its own public URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(make_app(base_url), log_level="warning",
-                                           lifespan="on", ws_ping_interval=None,
-                                           ws_max_size=WS_MAX_MESSAGE_BYTES,
-                                           ws_per_message_deflate=False))
-    try:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(server.serve(sockets=[listener]))
-            try:
-                yield base_url
-            finally:
-                server.should_exit = True
-    finally:
-        listener.close()
+    async with serve_loopback(make_app, lifespan="on", ws_ping_interval=None,
+                              ws_max_size=WS_MAX_MESSAGE_BYTES,
+                              ws_per_message_deflate=False) as base_url:
+        yield base_url
 
 
 @dataclass
