@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from frontdesk.actions.booking import BookingDesk
 from frontdesk.actions.factory import build_desk
@@ -160,7 +160,8 @@ class Runtime:
         profile = self.registry.by_number(to_number)
         business = self.store.for_business(profile.business.id)
         if call_id is None:
-            record = await asyncio.to_thread(business.create_call, from_number, to_number)
+            record = await asyncio.to_thread(business.create_call, from_number, to_number,
+                                             started_at=self.now())
         else:
             found = await asyncio.to_thread(business.get_call, call_id)
             if found is None:
@@ -171,8 +172,10 @@ class Runtime:
         if brain is None:
             joined = None
             try:
-                joined = await join(business, call_id=record.id, caller=from_number,
-                                    now=self.now(), outbound=await _outbound(business, record.id))
+                joined = await join(
+                    business, call_id=record.id, caller=from_number, now=self.now(),
+                    window=timedelta(hours=profile.sessions.resume_window_hours),
+                    outbound=await _outbound(business, record.id))
             except Exception:  # answer the call anyway, without a session to resume
                 log.exception("call %s: no session", record.id)
             session = joined.session if joined else None

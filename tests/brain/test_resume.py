@@ -22,6 +22,7 @@ from frontdesk.store import (
     BOOKING_HELD,
     SESSION_DROPPED,
     SESSION_FINISHED,
+    SESSION_OPEN,
     BusinessStore,
     Store,
     open_store,
@@ -67,7 +68,8 @@ class Leg:
     async def start(self) -> str:
         call = self.business.create_call(self.caller, "+15125550100", started_at=self.now)
         self.call_id = call.id
-        joined = await join(self.business, call_id=call.id, caller=self.caller, now=self.now)
+        joined = await join(self.business, call_id=call.id, caller=self.caller, now=self.now,
+                            window=timedelta(hours=24))
         self.session, self.resumed = joined.session, joined.resumed
         self.brain = Receptionist(self.profile, self.business, call_id=call.id,
                                   caller_number=self.caller, now=lambda: self.now,
@@ -308,3 +310,49 @@ async def test_a_session_whose_process_died_is_swept_to_dropped_and_resumes(
     assert business.get_session(first.session.id).status == SESSION_DROPPED  # type: ignore[union-attr]
     again = Leg(profile, business, desk, now=NOW + timedelta(hours=3, minutes=1))
     assert (await again.start()).startswith("Welcome back")
+
+
+async def test_ringing_back_before_the_broken_leg_is_noticed_takes_the_session_over(
+    profile: Profile, business: BusinessStore
+) -> None:
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    first = Leg(profile, business, desk)
+    await first.start()
+    for text in SCRIPT[:2]:
+        await first.say(text)
+    await first.brain.settle()  # its last snapshot is stored (40 s pass before the ring)
+    # the first line broke, but no carrier has said so yet: its session is still open
+    again = Leg(profile, business, desk, now=NOW + timedelta(seconds=40))
+    greeting = await again.start()
+    assert again.resumed and again.session.id == first.session.id
+    assert "oil change tomorrow at 10 AM" in greeting
+    await first.hang_up()  # the old leg's end arrives late: it must not drop the new leg
+    session = business.get_session(first.session.id)
+    assert session is not None and (session.status, session.legs) == (SESSION_OPEN, 2)
+    assert session.last_call_id == again.call_id
+    reply = await again.say("Yes, please.")
+    assert "Can I get your name" in reply  # what the first leg had, nothing asked twice
+    assert "Shall I book it?" in await again.say(SCRIPT[2])
+    assert "booked for tomorrow at 10 AM" in await again.say("Yes.")
+    await again.hang_up()
+    assert confirmed(business) == [datetime(2026, 12, 1, 10, 0, tzinfo=CHICAGO)]
+    closed = business.get_session(first.session.id)
+    assert closed is not None and closed.status == SESSION_FINISHED
+
+
+async def test_a_second_line_from_the_same_number_with_nothing_open_is_its_own_session(
+    profile: Profile, business: BusinessStore
+) -> None:
+    desk = BookingDesk(profile, business, clock=lambda: NOW)
+    first = Leg(profile, business, desk)
+    await first.start()
+    await first.say("What are your hours?")  # no task under way: nothing to take over
+    other = Leg(profile, business, desk, now=NOW + timedelta(seconds=10))
+    assert not (await other.start()).startswith("Welcome back")
+    assert not other.resumed and other.session.id != first.session.id
+    # a stale open session (its process died long ago) is the sweep's, not a new leg's
+    stale = Leg(profile, business, desk, caller="+15125550002")
+    await stale.start()
+    await stale.say(SCRIPT[0])
+    late = Leg(profile, business, desk, caller="+15125550002", now=NOW + timedelta(hours=30))
+    assert not (await late.start()).startswith("Welcome back") and not late.resumed

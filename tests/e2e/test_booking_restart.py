@@ -52,7 +52,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, store_url: str) -> AsyncIterator[Rig]:
     release, delaying = asyncio.Event(), asyncio.Event()
 
     async def held_sleep(seconds: float) -> None:  # the proxy's "latency": ours to end
@@ -73,7 +73,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
                                "in_call_budget_ms": 8000, "request_timeout_ms": 30000}
             profile = tmp_path / "shop.yaml"
             profile.write_text(yaml.safe_dump(data))
-            db = f"sqlite:///{tmp_path}/frontdesk.db"
+            db = store_url
             env = {**os.environ, "FRONTDESK_DATABASE_URL": db, "FRONTDESK_CRM_SECRET": SECRET,
                    "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
                    "TWILIO_API_BASE": sms.base_url, "FRONTDESK_PUBLIC_URL": "http://127.0.0.1:9"}

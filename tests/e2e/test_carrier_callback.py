@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -27,11 +26,11 @@ HEARD = ["I'd like to book an oil change.", "December 1 at 10 AM.", "Ann Lee.", 
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
+async def rig(store_url: str) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
     shop = parse_profile(example_profile_text(), "<example>")
     sessions = shop.sessions.model_copy(update={"callback": True, "callback_after_minutes": 5})
     profile = shop.model_copy(update={"sessions": sessions})
-    store = open_store(f"sqlite:///{tmp_path}/callback.db")
+    store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, list(HEARD)), tts=StubTTS(20, ms_per_char=4),
                     new_vad=EnergyVAD)
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)

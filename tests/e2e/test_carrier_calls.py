@@ -76,8 +76,8 @@ async def test_a_booking_call_through_the_carrier(
                if r.carrier == carrier and ("hangup" in r.path or
                                             (r.form or {}).get("Status") == "completed")]
     assert len(hangups) == 1
-    assert len(placed.report.latencies_ms) == len(BOOKING)  # the last one: "goodbye"
-    assert all(ms < 1000 for ms in placed.report.latencies_ms)
+    # every turn was answered (how fast is bench/'s business, not a functional test's)
+    assert len(placed.report.latencies_ms) == len(BOOKING)
 
 
 async def test_telnyx_media_out_of_order_is_put_back_in_order(

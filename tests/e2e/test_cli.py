@@ -18,9 +18,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def fast_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fast_profile(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example shop, with a stub voice that talks fast so the call is short."""
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", store_url)
     data = yaml.safe_load(example_profile_text())
     data["engine"]["stub"]["tts_ms_per_char"] = 4
     path = tmp_path / "shop.yaml"

@@ -6,8 +6,6 @@ The full run (200 conversations per backend, latency up to 10 s) is
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from frontdesk.client.faultproxy import FaultKind
@@ -16,10 +14,10 @@ from frontdesk.client.ledger_sim import SimConfig, run_sim
 
 @pytest.mark.parametrize("backend", ["caldav", "crm"])
 async def test_no_false_confirmation_no_duplicate_nothing_lost(
-    backend: str, tmp_path: Path
+    backend: str, store_url: str
 ) -> None:
     config = SimConfig(backend=backend,  # type: ignore[arg-type]
-                       store_url=f"sqlite:///{tmp_path / 'sim.db'}", conversations=40,
+                       store_url=store_url, conversations=40,
                        seed=7, max_delay_s=2.0, hangup_rate=0.2, lose_rate=0.1)
     counts = await run_sim(config)
     assert counts.conversations == 40 and counts.no_offer == 0

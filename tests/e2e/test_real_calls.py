@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -55,8 +54,8 @@ class CountingSTT:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(f"sqlite:///{tmp_path}/e2e.db")
+def store(store_url: str) -> Iterator[Store]:
+    store = open_store(store_url)
     yield store
     store.close()
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import socket
 from datetime import datetime, timedelta
 
 import uvicorn
+import websockets
 
 from frontdesk.call.events import (
     AgentPhraseStarted,
@@ -75,4 +77,33 @@ async def test_frontdesk_call_dials_a_running_server(store_url: str) -> None:
     assert record is not None and record.outcome == "booked"
     rows = business.list_bookings(NOW, NOW + timedelta(days=7))
     assert [b.id for b in rows] == [booked[0].booking_id]
+    store.close()
+
+
+async def test_a_client_gone_without_a_hangup_message_is_a_dropped_call(store_url: str) -> None:
+    profile: Profile = parse_profile(example_profile_text(), "<example>")
+    store = open_store(store_url)
+    speech = Speech(stt=StubSTT(50, LINES), tts=StubTTS(20, ms_per_char=4), new_vad=EnergyVAD)
+    runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning",
+                                           lifespan="off"))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(server.serve(sockets=[listener]))
+            async with websockets.connect(
+                    f"ws://127.0.0.1:{port}/call?to=%2B15125550100") as ws:
+                call_id = json.loads(await ws.recv())["call_id"]
+            # the server stores the call, then tells the back office it ended
+            async with asyncio.timeout(10):
+                ended = await runtime.ended.get()
+            server.should_exit = True
+    finally:
+        listener.close()
+    assert ended == ("main-street-auto", call_id)
+    record = store.for_business("main-street-auto").get_call(call_id)
+    assert record is not None and record.end_reason == EndReason.DROPPED.value
     store.close()

@@ -51,6 +51,15 @@ def receive_until(ws: WebSocketTestSession, kind: str, limit: int = 5000) -> lis
     raise AssertionError(f"no {kind} event; got {[e['type'] for e in events]}")
 
 
+def until_closed(ws: WebSocketTestSession) -> None:
+    """Read until the server closes the socket, which it does once the call's rows are
+    written (agent audio and late events are skipped)."""
+    for _ in range(5000):
+        if ws.receive()["type"] == "websocket.close":
+            return
+    raise AssertionError("the server did not close the socket")
+
+
 def say(ws: WebSocketTestSession, ms: int) -> None:
     for frame in split_frames(tone_utterance(ms)):
         ws.send_bytes(frame)
@@ -174,3 +183,37 @@ def test_a_bug_in_the_call_ends_it_as_failed(
     assert record is not None and record.status == "failed"
     assert f"call {call_id} failed" in caplog.text
     store.close()
+
+
+@pytest.fixture
+def quick_drop(store_url: str) -> Iterator[tuple[TestClient, Any]]:
+    """A server whose profile calls a line dead after 300 ms without a message."""
+    text = example_profile_text().replace("media_timeout_ms: 10000", "media_timeout_ms: 300")
+    profile = parse_profile(text, "<example>")
+    store = open_store(store_url)
+    speech = Speech(stt=StubSTT(20, ["I'd like to book an oil change."]),
+                    tts=StubTTS(10, ms_per_char=2), new_vad=EnergyVAD)
+    runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client, store.for_business("main-street-auto")
+    store.close()
+
+
+def test_a_client_that_goes_quiet_mid_booking_is_a_dropped_call(
+    quick_drop: tuple[TestClient, Any]
+) -> None:
+    client, shop = quick_drop
+    with client.websocket_connect(f"/call?to={NUMBER}&caller=%2B15125550123") as ws:
+        call_id = json.loads(ws.receive_text())["call_id"]
+        receive_until(ws, "agent_turn")
+        say(ws, 600)
+        events = receive_until(ws, "agent_turn")
+        assert "oil change" in events[-1]["played"]
+        # the client sends nothing more, not even silence: its audio path is dead
+        assert receive_until(ws, "end")[-1]["reason"] == "dropped"
+        until_closed(ws)
+    record = shop.get_call(call_id)
+    assert record is not None and record.end_reason == "dropped"
+    [session] = shop.sessions_for("+15125550123")
+    assert (session.status, session.snapshot is not None) == ("dropped", True)
+

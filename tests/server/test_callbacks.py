@@ -33,6 +33,7 @@ NOW = datetime.fromisoformat("2026-11-30T07:00:00-06:00")
 SHOP, CALLER = "+15125550100", "+15125551234"
 SID, TOKEN = "AC" + "2" * 32, "callback-token"
 PUBLIC = "https://frontdesk.example"
+WINDOW = timedelta(hours=24)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -74,7 +75,8 @@ async def leg(profile: Profile, business: BusinessStore, desk: BookingDesk, at: 
               lines: list[str], *, hang_up: bool = True,
               outbound: bool = False) -> tuple[Receptionist, list[str]]:
     call = business.create_call(CALLER, SHOP, started_at=at)
-    joined = await join(business, call_id=call.id, caller=CALLER, now=at, outbound=outbound)
+    joined = await join(business, call_id=call.id, caller=CALLER, now=at, window=WINDOW,
+                        outbound=outbound)
     brain = Receptionist(profile, business, call_id=call.id, caller_number=CALLER,
                          now=lambda: at, desk=desk, session=joined.session,
                          resumed=joined.resumed, called_back=joined.called_back)

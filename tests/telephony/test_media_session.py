@@ -98,3 +98,50 @@ async def test_caller_audio_queued_behind_stop_ends_the_call_cleanly(runtime: Ru
     assert (ended.status, ended.end_reason) == ("completed", "caller_hangup")
     assert socket.closed == (1000, "call ended")
     assert "clear" not in socket.sent  # the barge-in came after stop: nothing to send
+
+
+class QuietSocket:
+    """Gives ``start``, then nothing at all, as a stream whose media path died does."""
+
+    def __init__(self, start: str) -> None:
+        self._start: str | None = start
+        self._gone = asyncio.Event()
+        self.closed: list[tuple[int, str]] = []
+
+    async def receive(self) -> str | None:
+        if self._start is not None:
+            start, self._start = self._start, None
+            return start
+        await self._gone.wait()
+        return None
+
+    async def send(self, text: str) -> None:
+        pass
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed.append((code, reason))
+        self._gone.set()
+
+
+async def test_a_stream_with_no_media_past_the_timeout_is_a_dropped_call(store_url: str) -> None:
+    text = example_profile_text().replace("media_timeout_ms: 10000", "media_timeout_ms: 200")
+    store = open_store(store_url)
+    speech = Speech(stt=StubSTT(10, []), tts=StubTTS(5, ms_per_char=1), new_vad=EnergyVAD)
+    runtime = Runtime(ProfileRegistry([parse_profile(text, "<quick>")]), store, speech,
+                      now=lambda: NOW)
+    shop = store.for_business("main-street-auto")
+    call = shop.create_call("+15125550123", "+15125550100", carrier="twilio",
+                            carrier_call_id=CALL_SID, status="active")
+    start = _message("start", 1, start={
+        "streamSid": "MZ1", "accountSid": "AC1", "callSid": CALL_SID, "tracks": ["inbound"],
+        "customParameters": {}, "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                                "channels": 1}})
+    socket = QuietSocket(start)
+    session = MediaSession(runtime, shop, call, TwilioMediaStream(), None, socket)
+    await asyncio.wait_for(session.run(), 10)
+    ended = shop.get_call(call.id)
+    assert ended is not None and ended.end_reason == "dropped"
+    assert socket.closed[0] == (1011, "media timeout")
+    [event] = shop.list_call_events(call.id, kind="stream.media_timeout")
+    assert event.data == {"after_ms": 200}
+    store.close()

@@ -67,16 +67,19 @@ class Joined:
 
 
 async def join(store: BusinessStore, *, call_id: str, caller: str, now: datetime,
-               outbound: bool = False) -> Joined:
+               window: timedelta, outbound: bool = False) -> Joined:
     """The session this call belongs to: a dropped one of the same number inside its
     window (the caller rang back, or answered our callback: ``outbound``), else a new
-    one."""
+    one. A session still open mid-task counts as dropped: a caller whose line broke can
+    ring back before their old leg's drop is noticed (a carrier may take a while to
+    say so), and the new leg takes the conversation over."""
     if identifiable(caller):
-        found = await asyncio.to_thread(store.find_resumable, caller, now=now)
+        found = await asyncio.to_thread(store.find_resumable, caller, now=now,
+                                        open_since=now - window)
         if found is not None:
             try:
                 session = await asyncio.to_thread(store.attach_call, found.id,
-                                                  call_id=call_id, now=now)
+                                                  call_id=call_id, now=now, take_over=True)
             except SessionUnavailable:  # closed, or taken by another leg, a moment ago
                 pass
             else:
@@ -95,12 +98,16 @@ async def leave(store: BusinessStore, profile: Profile, desk: BookingDesk,
                 session: SessionRecord, brain: Continuing, *, call_id: str,
                 now: datetime) -> SessionRecord:
     """Close the session, or mark it dropped with its task when one is unfinished."""
+    current = await asyncio.to_thread(store.get_session, session.id)
+    if current is not None and current.last_call_id != call_id:
+        log.info("call %s left session %s, which a newer leg (call %s) took over",
+                 call_id, session.id, current.last_call_id)
+        return current
     task = brain.unfinished()
     if task is None:
         return await asyncio.to_thread(store.mark_finished, session.id, now=now,
                                        call_id=call_id)
     settings = profile.sessions
-    current = await asyncio.to_thread(store.get_session, session.id)
     hold_until = held_id = None
     offered = brain.offered()
     # a slot is held only with a name to book it under (the booking takes the hold's row)

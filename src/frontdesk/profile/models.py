@@ -303,6 +303,8 @@ class EngineSettings(_Frozen):
     endpoint_silence_ms: int = Field(default=400, gt=0)
     speculative_pause_ms: int = Field(default=160, gt=0)
     no_input_timeout_ms: int = Field(default=6000, gt=0)
+    # carriers send media every 20 ms, silence included: a stream quiet this long is dead
+    media_timeout_ms: int = Field(default=10000, gt=0)
     providers: Providers = Providers()
     stub: StubTimings = StubTimings()
 

@@ -95,13 +95,23 @@ async def run_socket_call(
     await websocket.send_text(json.dumps({"type": "call", "call_id": opened.call_id,
                                           "business": opened.profile.business.id}))
 
+    media_timeout_s = opened.profile.engine.media_timeout_ms / 1000
+
     async def inbound() -> AsyncIterator[Inbound]:
         while True:
             try:
-                message = await websocket.receive()
+                async with asyncio.timeout(media_timeout_s):
+                    message = await websocket.receive()
+            except TimeoutError:  # clients stream audio, silence included: this one died
+                log.warning("call %s: no message for %d ms", opened.call_id,
+                            opened.profile.engine.media_timeout_ms)
+                yield HangupIn(dropped=True)
+                return
             except WebSocketDisconnect:
+                yield HangupIn(dropped=True)  # gone without a hangup message
                 return
             if message["type"] == "websocket.disconnect":
+                yield HangupIn(dropped=True)
                 return
             try:
                 if message.get("bytes") is not None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from frontdesk.store.ledger_repo import _check_text, _missing
@@ -214,7 +214,9 @@ class SessionQueries:
             )
             return None if row is None else _session(row)
 
-    def attach_call(self, session_id: str, *, call_id: str, now: datetime) -> SessionRecord:
+    def attach_call(
+        self, session_id: str, *, call_id: str, now: datetime, take_over: bool = False
+    ) -> SessionRecord:
         """Join a new leg (the caller ringing back, or our callback answered) to a dropped
         session: open again, one more leg, ``call_id`` the current one. A scheduled
         callback is cancelled (the caller came first); a placed one is left to its worker.
@@ -223,17 +225,22 @@ class SessionQueries:
         Attaching the current leg again returns the session unchanged. Raises
         :class:`SessionClosed` once finished, expired or past ``resume_until`` (even
         before the sweep has marked it), and :class:`SessionInUse` while another leg has
-        it open: of two legs racing for one session, exactly one joins.
+        it open: of two legs racing for one session, exactly one joins. With
+        ``take_over``, an open session with a task unfinished moves to the new leg
+        instead: the caller rang back before their broken leg was noticed to be gone, and
+        that leg's later snapshots and drop are refused as a stale leg's.
         """
         at = utc(now)
         with self._store._session(write=True) as session:
             row = self._session_row(session, session_id, lock=True)
-            if row.status == SESSION_OPEN:
+            if row.status == SESSION_OPEN and not (take_over and row.task is not None
+                                                   and row.last_call_id != call_id):
                 self._check_leg(row, call_id)
                 return _session(row)
-            if row.status != SESSION_DROPPED:
+            if row.status not in (SESSION_OPEN, SESSION_DROPPED):
                 raise SessionClosed(session_id, row.status)
-            if row.resume_until is None or row.resume_until <= at:
+            if row.status == SESSION_DROPPED and (row.resume_until is None
+                                                  or row.resume_until <= at):
                 raise SessionClosed(session_id, row.status, why="its resume window is over")
             call = self._leg_row(session, call_id)
             row.status = SESSION_OPEN
@@ -340,20 +347,28 @@ class SessionQueries:
             session.flush()
             return _session(row)
 
-    def find_resumable(self, caller_number: str, *, now: datetime) -> SessionRecord | None:
+    def find_resumable(
+        self, caller_number: str, *, now: datetime, open_since: datetime | None = None
+    ) -> SessionRecord | None:
         """The caller's most recently dropped session still inside its resume window, by
-        the exact number (no normalising here: a near miss is another caller)."""
+        the exact number (no normalising here: a near miss is another caller). With
+        ``open_since``, an open session with a task unfinished, written to since then,
+        counts too (its leg is most likely dead but not yet noticed): the newest wins."""
         at = utc(now)
+        dropped = and_(CallerSession.status == SESSION_DROPPED,
+                       CallerSession.resume_until > at)
+        wanted = dropped if open_since is None else or_(dropped, and_(
+            CallerSession.status == SESSION_OPEN, CallerSession.task.is_not(None),
+            CallerSession.updated_at > utc(open_since)))
         with self._store._session() as session:
             row = session.scalar(
                 select(CallerSession)
                 .where(
                     CallerSession.business_id == self.business_id,
                     CallerSession.caller_number == caller_number,
-                    CallerSession.status == SESSION_DROPPED,
-                    CallerSession.resume_until > at,
+                    wanted,
                 )
-                .order_by(CallerSession.dropped_at.desc(), CallerSession.id)
+                .order_by(CallerSession.updated_at.desc(), CallerSession.id)
                 .limit(1)
             )
             return None if row is None else _session(row)

@@ -4,10 +4,10 @@ The protocol core (Twilio or Telnyx) turns text messages into typed stream event
 adapter owns the socket for the whole stream: a *pump* task reads every message (marks
 keep arriving while the agent's last words play out, after the engine stopped reading),
 the :class:`CarrierOutput` sender writes ours. Carrier audio is decoded to engine frames,
-DTMF becomes a key press, ``stop`` a hang-up, and a socket that closes without ``stop``
-a dropped call. When the agent ends the call, the session waits until the caller has
-heard the last words (the final mark), then transfers or hangs up through the carrier's
-REST API.
+DTMF becomes a key press, ``stop`` a hang-up, and a socket that closes without ``stop``,
+or carries no message for the profile's ``media_timeout_ms``, a dropped call. When the
+agent ends the call, the session waits until the caller has heard the last words (the
+final mark), then transfers or hangs up through the carrier's REST API.
 
 Bad messages never end a call by themselves: a non-fatal protocol error is recorded on
 the call (code and reason, never the payload) and skipped; a fatal one, or too many,
@@ -82,6 +82,7 @@ class MediaSession:
         self._bad = 0
         self._stopped = False  # the carrier said "stop": the caller is gone
         self._transfer_to: str | None = None
+        self._media_timeout_s = 10.0  # the profile's, once the call is open
 
     async def run(self) -> None:
         try:
@@ -97,6 +98,7 @@ class MediaSession:
         opened = await self.runtime.open_call(
             to_number=self.call.to_number, from_number=self.call.from_number,
             output=self.output, call_id=self.call.id)
+        self._media_timeout_s = opened.profile.engine.media_timeout_ms / 1000
         opened.bus.subscribe(TransferRequested, self._on_transfer)
         opened.bus.subscribe(ClearAudio, self._on_clear)
         async with asyncio.TaskGroup() as tg:
@@ -138,7 +140,15 @@ class MediaSession:
     async def _pump(self) -> None:
         """Read the socket for the life of the stream; the engine reads ``_inbound``."""
         while True:
-            text = await self.socket.receive()
+            try:
+                async with asyncio.timeout(None if self._stopped else self._media_timeout_s):
+                    text = await self.socket.receive()
+            except TimeoutError:  # the media path died without closing the socket
+                await self._note("stream.media_timeout", {"after_ms": self._media_timeout_s * 1000})
+                self.output.close()
+                await self.socket.close(1011, "media timeout")
+                self._inbound.put_nowait(HangupIn(dropped=True))
+                return
             if text is None:
                 self.output.close()
                 self._inbound.put_nowait(HangupIn(dropped=not self._stopped))
