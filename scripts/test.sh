@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite with a throwaway PostgreSQL server beside the default SQLite, so
-# every store test that can run on both does. Installs PostgreSQL with apt if missing.
+# every store test that can run on both does. Installs PostgreSQL (and sipp) with apt if
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,13 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+
+# sipp (Debian package sip-tester) is the real SIP peer of tests/sip
+if ! command -v sipp >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q sip-tester
 fi
 
 PGDIR=$(mktemp -d /tmp/frontdesk-pg.XXXXXX)

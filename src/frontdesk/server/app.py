@@ -22,6 +22,7 @@ from frontdesk.server.carriers import carrier_router
 from frontdesk.server.pacer import PacedSocketOutput
 from frontdesk.server.wire import WireError, event_json, parse_audio, parse_control
 from frontdesk.telephony.edge import CarrierEdge
+from frontdesk.telephony.sip.server import SipServer
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,11 @@ WS_MAX_MESSAGE_BYTES = 128 * 1024
 
 def create_app(
     runtime: Runtime, edge: CarrierEdge | None = None, backoffice: BackOffice | None = None,
+    sip: SipServer | None = None,
 ) -> FastAPI:
-    """The app; with ``edge`` it also serves the configured carriers' routes, and with
-    ``backoffice`` it runs the outbox and reconciliation while it serves."""
+    """The app; with ``edge`` it also serves the configured carriers' routes, with
+    ``backoffice`` it runs the outbox and reconciliation while it serves, and with ``sip``
+    it answers SIP calls on that server's UDP port (started before the app serves)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -44,6 +47,10 @@ def create_app(
         async with asyncio.TaskGroup() as tg:
             if backoffice is not None:
                 tg.create_task(backoffice.run(stop))
+            if sip is not None:  # on stop, its calls hang up (BYE) and end as dropped
+                listening = asyncio.Event()
+                tg.create_task(sip.run(listening, stop))
+                await listening.wait()  # a port in use fails the start, not the first call
             try:
                 yield
             finally:
