@@ -16,6 +16,7 @@ from datetime import datetime
 
 from frontdesk.brain.base import Brain
 from frontdesk.call.engine import AudioOutput
+from frontdesk.call.escalate import AfterTransfer
 from frontdesk.client.caller import CallerLine
 from frontdesk.client.harness import carrier_harness
 from frontdesk.profile import Profile, ProfileRegistry
@@ -44,10 +45,12 @@ class BenchRuntime(Runtime):
         output: AudioOutput,
         brain: Brain | None = None,
         call_id: str | None = None,
+        after: AfterTransfer | None = None,
     ) -> OpenCall:
         return await super().open_call(
             to_number=to_number, from_number=from_number, output=output,
-            brain=brain if brain is not None else self.new_brain(), call_id=call_id)
+            brain=brain if brain is not None else self.new_brain(), call_id=call_id,
+            after=after)
 
 
 @dataclass(frozen=True)

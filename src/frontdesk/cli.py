@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -401,6 +402,68 @@ def check(paths: Annotated[list[Path], typer.Argument(help="Profiles to validate
             failed = True
     if failed:
         raise typer.Exit(2)
+
+
+policy_app = typer.Typer(no_args_is_help=True, help="Try the escalation policy.")
+calls_app = typer.Typer(no_args_is_help=True, help="Look at stored calls.")
+app.add_typer(policy_app, name="policy")
+app.add_typer(calls_app, name="calls")
+
+
+@policy_app.command("check")
+def policy_check(
+    text: Annotated[str | None, typer.Argument(help="An utterance; none: one per stdin line.")
+                    ] = None,
+    profile: ProfileOpt = None,
+    now: Annotated[str | None, typer.Option(help="When the call happens (routing depends "
+                                            "on hours), ISO with offset.")] = None,
+) -> None:
+    """Print the escalation decision for an utterance as JSON (category or null, action,
+    rule, evidence, confidence); with no text, one JSON object per line of stdin."""
+    from frontdesk.escalation.check import check_utterance
+
+    [chosen, *_] = _profiles(profile, False)
+    at = _fixed_clock(now)() if now else datetime.now(UTC)
+    lines = [text] if text is not None else (line.rstrip("\n") for line in sys.stdin)
+    for line in lines:
+        if text is None and not line.strip():
+            continue
+        typer.echo(json.dumps(check_utterance(chosen, line, now=at)))
+
+
+@calls_app.command("show")
+def calls_show(
+    call_id: str,
+    profile: ProfileOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole record as JSON.")] = False,
+) -> None:
+    """A stored call: its turns, and every escalation decision and near miss on it."""
+    from frontdesk.server.calls import find_call
+
+    profiles = _profiles(profile, False)
+    store = open_store(database_url())
+    try:
+        found = find_call(store, ProfileRegistry(profiles), call_id)
+    finally:
+        store.close()
+    if found is None:
+        typer.echo(f"no call {call_id}", err=True)
+        raise typer.Exit(1)
+    view = found[1]
+    if as_json:
+        typer.echo(json.dumps(view, indent=2))
+        return
+    call = view["call"]
+    typer.echo(f"call {call['id']} from {call['from_number']} to {call['to_number']}, "
+               f"{call['status']}, outcome {call['outcome']}, ended {call['end_reason']}"
+               + (" [flagged for review]" if view["review"] else ""))
+    for turn in view["turns"]:
+        if turn["caller"]:
+            typer.echo(f"  caller > {turn['caller']}")
+        typer.echo(f"  agent  > {turn['agent']}")
+    for item in view["escalations"]:
+        detail = {k: v for k, v in item.items() if k not in ("kind", "at") and v is not None}
+        typer.echo(f"  {item['kind']}: {json.dumps(detail)}")
 
 
 def main() -> None:

@@ -20,13 +20,15 @@ from frontdesk.actions.factory import build_desk
 from frontdesk.audio import SILENCE_FRAME
 from frontdesk.brain.base import Brain
 from frontdesk.brain.receptionist import Receptionist
-from frontdesk.call.continuity import join, leave
+from frontdesk.call.continuity import identifiable, join, leave
 from frontdesk.call.endpoint import EndpointConfig
 from frontdesk.call.engine import AudioOutput, Call, CallConfig, CallParts
+from frontdesk.call.escalate import AfterTransfer, Escalating
 from frontdesk.call.events import CallEnded, EventBus
 from frontdesk.call.inbound import Inbound
 from frontdesk.call.recorder import TurnRecorder
 from frontdesk.call.recording import CallRecording
+from frontdesk.escalation import scores
 from frontdesk.observe.metrics import EngineMetrics
 from frontdesk.profile import EngineSettings, Profile, ProfileRegistry
 from frontdesk.speech.base import SpeechToText, TextToSpeech, VoiceActivityDetector
@@ -87,7 +89,7 @@ class OpenCall:
             if settle is not None:
                 await settle()
             if self.session is not None and self.desk is not None and isinstance(
-                    self.brain, Receptionist):
+                    self.brain, Escalating):
                 try:
                     await leave(self.desk.store, self.profile, self.desk, self.session,
                                 self.brain, call_id=self.call_id, now=self.now())
@@ -151,9 +153,11 @@ class Runtime:
         output: AudioOutput,
         brain: Brain | None = None,
         call_id: str | None = None,
+        after: AfterTransfer | None = None,
     ) -> OpenCall:
         """Create the call row (or take the one a carrier webhook already created, by
-        ``call_id``) and a Call wired to the dialled business.
+        ``call_id``) and a Call wired to the dialled business. ``after``: this leg brings
+        the caller back from a transfer nobody took, to leave a message.
 
         Raises ``KeyError`` (from the registry) when no business owns ``to_number``, or
         when ``call_id`` names no call of that business."""
@@ -184,6 +188,13 @@ class Runtime:
                                  desk=self.desk(profile), session=session,
                                  resumed=bool(joined and joined.resumed),
                                  called_back=bool(joined and joined.called_back))
+        # the escalation policy hears every turn first, whichever brain answers; its
+        # classifier trains once per process, off the event loop (calls would stall)
+        await asyncio.to_thread(scores, "")
+        brain = Escalating(brain, profile, business, self.desk(profile), call_id=record.id,
+                           caller_number=from_number, now=self.now,
+                           session_id=session.id if session else None,
+                           identifiable=identifiable(from_number), after=after)
         recording = CallRecording(profile.recording, business, record.id, bus, now=self.now)
         parts = CallParts(stt=self.speech.stt, tts=self.speech.tts, vad=self.speech.new_vad(),
                           brain=brain, output=recording.tap_output(output), bus=bus)

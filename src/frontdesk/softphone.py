@@ -151,6 +151,9 @@ async def place_call_via_carrier(
                   else emulator.call_control_id)
     business = runtime.store.for_business(runtime.registry.by_number(to_number).business.id)
     record = await asyncio.to_thread(business.find_call_by_carrier_id, carrier, carrier_id)
+    if record is not None:  # the server may still be closing the call's rows
+        async with asyncio.timeout(30):  # a guard for a broken build, not a timing guess
+            await harness.edge.wait_finished(record.id)
     return CarrierCall(record.id if record else "", report, emulator.log)
 
 

@@ -9,7 +9,6 @@ import base64
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,12 +18,9 @@ import pytest
 import websockets
 
 from frontdesk.client.carrier import local_url, stream_from_twiml
-from frontdesk.client.harness import CarrierHarness, carrier_harness
-from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
-from frontdesk.runtime import Runtime, Speech
-from frontdesk.speech.energy import EnergyVAD
-from frontdesk.speech.stub import StubSTT, StubTTS
-from frontdesk.store import BusinessStore, CallRecord, open_store
+from frontdesk.client.harness import CarrierHarness
+from frontdesk.runtime import Runtime
+from frontdesk.store import BusinessStore, CallRecord
 from frontdesk.telephony.telnyx.signature import sign
 from frontdesk.telephony.twilio.rest import TwilioActions
 from frontdesk.telephony.twilio.signature import compute_signature
@@ -33,17 +29,6 @@ NOW = datetime.fromisoformat("2026-11-25T10:00:00-06:00")
 SHOP = "+15125550100"
 CALLER = "+15125550177"
 SILENCE_ULAW = base64.b64encode(b"\xff" * 160).decode()
-
-
-@pytest.fixture
-async def edge(store_url: str) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
-    profile = parse_profile(example_profile_text(), "<example>")
-    store = open_store(store_url)
-    speech = Speech(stt=StubSTT(10, []), tts=StubTTS(5, ms_per_char=1), new_vad=EnergyVAD)
-    runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
-    async with carrier_harness(runtime) as harness:
-        yield runtime, harness
-    store.close()
 
 
 def _shop(runtime: Runtime) -> BusinessStore:

@@ -45,6 +45,7 @@ class MessageSaved:
 @dataclass(frozen=True)
 class Transfer:
     number: str
+    summary: str | None = None  # a warm transfer: what the person hears before the caller
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,16 @@ class StopRecording:
     gone) by the time the caller hears "this call won't be recorded"."""
 
 
-BrainOutput = Text | Booked | MessageSaved | Transfer | Hangup | StopRecording
+@dataclass(frozen=True)
+class Escalated:
+    """The escalation policy decided this turn (already in the call's audit log)."""
+
+    category: str
+    action: str
+    rule: str
+
+
+BrainOutput = Text | Booked | MessageSaved | Transfer | Hangup | StopRecording | Escalated
 
 
 class Brain(Protocol):

@@ -24,6 +24,7 @@ from frontdesk.brain.base import (
     Brain,
     BrainOutput,
     CallerTurn,
+    Escalated,
     Hangup,
     MessageSaved,
     StopRecording,
@@ -40,6 +41,7 @@ from frontdesk.call.events import (
     CallerTranscript,
     ClearAudio,
     EndReason,
+    EscalationDecided,
     EventBus,
     MessageTaken,
     Outcome,
@@ -397,15 +399,17 @@ class Call:
                             self._outcome = Outcome.MESSAGE
                         bus.publish(MessageTaken(item.message_id, item.caller_name, item.text,
                                                  now()))
-                    case Transfer(number=number):
+                    case Transfer(number=number, summary=summary):
                         self._outcome_before_transfer = self._outcome
                         self._outcome = Outcome.TRANSFERRED
-                        bus.publish(TransferRequested(number, now()))
+                        bus.publish(TransferRequested(number, now(), summary))
                         playout.hangup_after = True
                     case Hangup():
                         playout.hangup_after = True
                     case StopRecording():
                         bus.publish(RecordingOptOut(playout.turn, now()))
+                    case Escalated(category=category, action=action, rule=rule):
+                        bus.publish(EscalationDecided(category, action, rule, now()))
                     case _:
                         assert_never(item)
 

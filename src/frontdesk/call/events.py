@@ -89,6 +89,17 @@ class MessageTaken:
 class TransferRequested:
     number: str
     at: float
+    summary: str | None = None  # a warm transfer's words for the person who answers
+
+
+@dataclass(frozen=True)
+class EscalationDecided:
+    """The escalation policy took this turn over (its audit is in the call's events)."""
+
+    category: str
+    action: str
+    rule: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,7 @@ CallEvent = (
     | BookingCommitted
     | MessageTaken
     | TransferRequested
+    | EscalationDecided
     | ClearAudio
     | RecordingOptOut
     | RecordingDisclosed

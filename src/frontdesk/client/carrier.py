@@ -10,7 +10,16 @@ fake API (transfer, hang-up) end the stream with ``stop``, like the real carrier
 
 The emulator is an ``AgentAudio`` line for :class:`~frontdesk.client.caller.ScriptedCaller`
 (``take()`` is the playback clock) and an event source that reports only what a carrier
-can know: ``ClearAudio`` when a clear arrives, ``CallEnded`` when the stream ends.
+can know: ``ClearAudio`` when a clear arrives, ``CallEnded`` when the call ends.
+
+A Twilio transfer is acted on like Twilio does: the caller hears ring-back while the
+``<Dial>`` rings; the target's configured outcome (``dial_outcomes``: number -> busy |
+no-answer | failed | completed, default completed) decides what happens. A target that
+answers hears the ``<Number url>`` whisper first; then the ``action`` URL gets the
+``DialCallStatus`` (signed), and if it answers ``<Connect><Stream>`` the caller is back on
+a new media stream, where the scripted caller's remaining lines go on. The caller's
+scripted input is relayed through one queue for the whole call, so a second stream picks
+up where the first left off (what the caller "said" while the line rang is dropped).
 """
 
 from __future__ import annotations
@@ -19,10 +28,12 @@ import asyncio
 import base64
 import collections
 import json
+import math
 import secrets
+import struct
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -32,6 +43,7 @@ import httpx
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from frontdesk.audio.pcm import FRAME_SAMPLES, SAMPLE_RATE
 from frontdesk.call.events import CallEnded, CallEvent, ClearAudio, EndReason, Outcome
 from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
 from frontdesk.client.carrier_api import CarrierApi, RecordedRequest
@@ -58,6 +70,27 @@ class LineLog:
     heard_before_clear: list[int] = field(default_factory=list)
     clears_at: list[float] = field(default_factory=list)  # event-loop time each clear arrived
     agent_audio: list[bytes] = field(default_factory=list)  # 16 kHz frames, as played
+    # transfers with an outcome (Twilio <Dial action>)
+    whispers: list[str] = field(default_factory=list)  # what each answering target heard
+    dial_statuses: list[str] = field(default_factory=list)  # DialCallStatus sent, in order
+    streams: int = 0  # media streams connected: 2 when the caller came back from a transfer
+    ringback_frames: int = 0  # frames of ring-back the caller heard while a <Dial> rang
+
+
+def _ringback() -> tuple[bytes, ...]:
+    """440 + 480 Hz (the North American ring-back tone), steady rather than cadenced so
+    a caller who takes turns by ear hears one long carrier turn, not pauses; five 20 ms
+    frames hold whole cycles of both tones, so they loop without a click."""
+    frames = []
+    for index in range(5):
+        samples = [round(3000 * (math.sin(2 * math.pi * 440 * t / SAMPLE_RATE)
+                                 + math.sin(2 * math.pi * 480 * t / SAMPLE_RATE)))
+                   for t in range(index * FRAME_SAMPLES, (index + 1) * FRAME_SAMPLES)]
+        frames.append(struct.pack(f"<{FRAME_SAMPLES}h", *samples))
+    return tuple(frames)
+
+
+RINGBACK = _ringback()
 
 
 @dataclass(frozen=True)
@@ -77,10 +110,16 @@ class _Line:
         self.log = LineLog()
         self.codec = PhoneAudio()
         self._playback: collections.deque[bytes | str] = collections.deque()  # frame | mark
-        self._send: asyncio.Queue[str | None] = asyncio.Queue()
         self._listeners: list[Callable[[CallEvent], None]] = []
+        self.ringing = False  # a <Dial> rings: the caller hears ring-back, not silence
+        self._new_stream()
+
+    def _new_stream(self) -> None:
+        """Per-stream state (each media stream numbers its messages from 1)."""
+        self._send: asyncio.Queue[str | None] = asyncio.Queue()
         self._ended = asyncio.Event()
         self.ended_reason = EndReason.CALLER_HANGUP
+        self._playback.clear()
         self._run = 0  # frames played since the agent's audio last ran dry
         self._seq = 0
         self._chunk = 0
@@ -100,6 +139,9 @@ class _Line:
         self._echo_marks()
         if not self._playback:
             self._run = 0
+            if self.ringing:
+                self.log.ringback_frames += 1
+                return RINGBACK[self.log.ringback_frames % len(RINGBACK)]
             return None
         self._run += 1
         frame = self._playback.popleft()
@@ -154,6 +196,7 @@ class _Line:
     def on_agent_message(self, data: dict[str, Any]) -> None:
         match data.get("event"):
             case "media":
+                self.ringing = False  # the agent is back on the line
                 payload = base64.b64decode(data["media"]["payload"])
                 self._playback.extend(self.codec.decode(payload))
             case "mark":
@@ -182,8 +225,16 @@ class _Line:
     def stop_message(self) -> str:
         raise NotImplementedError
 
+    def call_ended(self) -> CallEnded:
+        """The call is over (after its last stream): tell the caller."""
+        ended = CallEnded(self.ended_reason, Outcome.NONE, time.perf_counter())
+        self._publish(ended)
+        return ended
+
     async def stream(self, url: str, headers: dict[str, str], opening: list[str],
-                     inbound: AsyncIterator[Inbound]) -> CallEnded:
+                     inbound: AsyncIterator[Inbound]) -> None:
+        """One media stream, until either side ends it."""
+        self.log.streams += 1
         async with websockets.connect(url, additional_headers=headers, compression=None) as ws:
             for message in opening:
                 await ws.send(message)
@@ -194,9 +245,6 @@ class _Line:
                 pump.cancel()
                 sender.cancel()
             self.log.close_code = ws.close_code
-        ended = CallEnded(self.ended_reason, Outcome.NONE, time.perf_counter())
-        self._publish(ended)
-        return ended
 
     async def _pump_caller(self, inbound: AsyncIterator[Inbound]) -> None:
         async for item in inbound:
@@ -224,20 +272,34 @@ class _Line:
             self._send.put_nowait(None)
 
 
+@dataclass(frozen=True)
+class DialRequest:
+    """The ``<Dial>`` frontdesk redirected the call to."""
+
+    number: str
+    action_url: str | None = None  # where the outcome goes; None: the call ends with the dial
+    whisper_url: str | None = None  # fetched for the person who answers (a warm transfer)
+    timeout_s: int | None = None
+
+
 class TwilioEmulator(_Line):
     """A Twilio call into frontdesk; with ``answering`` (the CallSid of a call frontdesk
     placed), the callee picking up that outbound call instead: Twilio then sends the
-    voice webhook with ``Direction=outbound-api``, From our number and To the callee."""
+    voice webhook with ``Direction=outbound-api``, From our number and To the callee.
+    ``dial_outcomes``: how each transfer target answers a ``<Dial>`` (default completed)."""
 
     def __init__(self, dial: Dial, *, account_sid: str, auth_token: str,
                  api: CarrierApi | None = None, http: httpx.AsyncClient | None = None,
-                 answering: str | None = None) -> None:
+                 answering: str | None = None,
+                 dial_outcomes: Mapping[str, str] | None = None) -> None:
         super().__init__(dial, http)
         self.account_sid, self.auth_token, self.api = account_sid, auth_token, api
         self.outbound = answering is not None
         self.call_sid = answering or "CA" + secrets.token_hex(16)
         self.stream_sid = "MZ" + secrets.token_hex(16)
         self.twiml: str | None = None
+        self.dial_outcomes = dict(dial_outcomes or {})
+        self._dialed: DialRequest | None = None  # the transfer the REST API asked for
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
         started = time.monotonic()
@@ -251,12 +313,43 @@ class TwilioEmulator(_Line):
         self.twiml = (await self.post_form("/twilio/voice", params)).text
         stream_url, custom = stream_from_twiml(self.twiml)
         if stream_url is None:
-            ended = CallEnded(EndReason.AGENT_HANGUP, Outcome.NONE, time.perf_counter())
-            self._publish(ended)
-            return ended
+            self.ended_reason = EndReason.AGENT_HANGUP
+            return self.call_ended()
         if self.api is not None:
             self.api.register_call(self.call_sid)
             self.api.call_hooks.append(self._on_rest)
+        said: asyncio.Queue[Inbound] = asyncio.Queue()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                relay = tg.create_task(_relay(inbound, said))
+                await self._legs(stream_url, custom, said, params)
+                relay.cancel()
+        finally:
+            self.ringing = False
+            if self.api is not None:
+                self.api.call_hooks.remove(self._on_rest)
+        duration = str(round(time.monotonic() - started))
+        await self.post_form("/twilio/status", {**params, "CallStatus": "completed",
+                                                "CallDuration": duration})
+        return self.call_ended()
+
+    async def _legs(self, stream_url: str, custom: dict[str, str],
+                    said: asyncio.Queue[Inbound], params: dict[str, str]) -> None:
+        """The first stream; then, while frontdesk transfers with an ``action`` that
+        answers with a stream, the caller back on a new one."""
+        await self._connect(stream_url, custom, said)
+        while (request := self._dialed) is not None and request.action_url is not None:
+            self._dialed = None
+            document = await self._dial_outcome(request, params)
+            stream_url_or_none, custom = stream_from_twiml(document)
+            if stream_url_or_none is None or _caller_hung_up(said):
+                return
+            await self._connect(stream_url_or_none, custom, said)
+
+    async def _connect(self, stream_url: str, custom: dict[str, str],
+                       said: asyncio.Queue[Inbound]) -> None:
+        self._new_stream()
+        self.stream_sid = "MZ" + secrets.token_hex(16)
         headers = {"X-Twilio-Signature": twilio_signature.compute_signature(
             self.auth_token, stream_url)}
         opening = [
@@ -269,26 +362,43 @@ class TwilioEmulator(_Line):
                                   "mediaFormat": {"encoding": "audio/x-mulaw",
                                                   "sampleRate": 8000, "channels": 1}}}),
         ]
-        try:
-            ended = await self.stream(local_url(stream_url, self.dial), headers, opening,
-                                      inbound)
-        finally:
-            if self.api is not None:
-                self.api.call_hooks.remove(self._on_rest)
-        duration = str(round(time.monotonic() - started))
-        await self.post_form("/twilio/status", {**params, "CallStatus": "completed",
-                                                "CallDuration": duration})
-        return ended
+        await self.stream(local_url(stream_url, self.dial), headers, opening, _queued(said))
+
+    async def _dial_outcome(self, request: DialRequest, params: dict[str, str]) -> str:
+        """Ring the target (its configured outcome), whisper to it if it answers, and
+        post the outcome to the ``action`` URL; returns frontdesk's TwiML answer."""
+        assert request.action_url is not None
+        status = self.dial_outcomes.get(request.number, "completed")
+        child = "CA" + secrets.token_hex(16)
+        outcome = {**params, "CallStatus": "in-progress", "DialCallStatus": status,
+                   "DialCallSid": child}
+        if status in ("completed", "answered"):
+            if request.whisper_url is not None:
+                whisper = await self.post_signed(request.whisper_url, {
+                    "AccountSid": self.account_sid, "CallSid": child,
+                    "ParentCallSid": self.call_sid, "CallStatus": "in-progress",
+                    "Direction": "outbound-dial", "From": params["To"],
+                    "To": request.number})
+                self.log.whispers.append(_said(whisper.text))
+            outcome["DialCallDuration"] = "1"
+        self.log.dial_statuses.append(status)
+        return (await self.post_signed(request.action_url, outcome)).text
 
     async def post_form(self, path: str, params: dict[str, str]) -> httpx.Response:
+        return await self.post_signed(self.dial.public_url + path, params)
+
+    async def post_signed(self, public_url: str, params: dict[str, str]) -> httpx.Response:
+        """A webhook to ``public_url`` (as frontdesk announced it), signed the way Twilio
+        signs, sent to where frontdesk really listens."""
         body = urlencode(params)
         signature = twilio_signature.compute_signature(
-            self.auth_token, self.dial.public_url + path, sorted(params.items()))
+            self.auth_token, public_url, sorted(params.items()))
         response = await self.post(
-            self.dial.server_url + path, body,
+            local_url(public_url, self.dial, websocket=False), body,
             {"X-Twilio-Signature": signature,
              "Content-Type": "application/x-www-form-urlencoded"})
         if response.status_code >= 400:
+            path = urlsplit(public_url).path
             raise EmulatorError(f"{path} answered {response.status_code}")
         return response
 
@@ -296,9 +406,11 @@ class TwilioEmulator(_Line):
         if self.call_sid not in request.path or request.form is None:
             return
         if "Twiml" in request.form:
-            number = _dial_number(request.form["Twiml"])
-            if number is not None:
-                self.log.transfer_to = number
+            dialed = _dial_request(request.form["Twiml"])
+            if dialed is not None:
+                self.log.transfer_to = dialed.number
+                self._dialed = dialed
+                self.ringing = True
             self.end_stream(by_agent=True)
         elif request.form.get("Status") == "completed":
             self.end_stream(by_agent=True)
@@ -356,13 +468,13 @@ class TelnyxEmulator(_Line):
                                                    "channels": 1}}}),
         ]
         try:
-            ended = await self.stream(local_url(stream_url, self.dial), {}, opening, inbound)
+            await self.stream(local_url(stream_url, self.dial), {}, opening, inbound)
         finally:
             self.api.call_hooks.remove(on_rest)
         await self.post_event("call.hangup", {
             "hangup_cause": "normal_clearing",
             "start_time": _iso(started), "end_time": _iso(time.time())})
-        return ended
+        return self.call_ended()
 
     async def post_event(self, event_type: str, extra: dict[str, Any]) -> httpx.Response:
         payload = {"call_control_id": self.call_control_id, "connection_id": "1",
@@ -414,15 +526,57 @@ def stream_from_twiml(document: str) -> tuple[str | None, dict[str, str]]:
     return url, params
 
 
-def _dial_number(document: str) -> str | None:
+def _dial_request(document: str) -> DialRequest | None:
     dial = ET.fromstring(document).find("Dial")
-    return (dial.text or "").strip() if dial is not None else None
+    if dial is None:
+        return None
+    noun = dial.find("Number")
+    if noun is None:
+        noun = dial.find("Sip")
+    number = (noun.text if noun is not None else dial.text) or ""
+    timeout = dial.get("timeout")
+    return DialRequest(number.strip(), action_url=dial.get("action"),
+                       whisper_url=noun.get("url") if noun is not None else None,
+                       timeout_s=int(timeout) if timeout else None)
 
 
-def local_url(public_stream_url: str, dial: Dial) -> str:
+def _said(document: str) -> str:
+    """The text of a ``<Say>`` document (the whisper)."""
+    try:
+        root = ET.fromstring(document)
+    except ET.ParseError as error:
+        raise EmulatorError(f"frontdesk answered invalid TwiML: {error}") from None
+    return " ".join((say.text or "").strip() for say in root.findall("Say"))
+
+
+async def _relay(inbound: AsyncIterator[Inbound], into: asyncio.Queue[Inbound]) -> None:
+    """The caller's input, for the whole call (a stream ending must not end the caller)."""
+    async for item in inbound:
+        into.put_nowait(item)
+        if isinstance(item, HangupIn):
+            return
+
+
+async def _queued(said: asyncio.Queue[Inbound]) -> AsyncIterator[Inbound]:
+    while True:
+        item = await said.get()
+        yield item
+        if isinstance(item, HangupIn):
+            return
+
+
+def _caller_hung_up(said: asyncio.Queue[Inbound]) -> bool:
+    """Drop what the caller said while no stream carried it; True if they hung up."""
+    while not said.empty():
+        if isinstance(said.get_nowait(), HangupIn):
+            return True
+    return False
+
+
+def local_url(public_url: str, dial: Dial, *, websocket: bool = True) -> str:
     """Connect to where frontdesk really listens, for the URL it announced publicly."""
-    announced, real = urlsplit(public_stream_url), urlsplit(dial.server_url)
-    scheme = "wss" if real.scheme == "https" else "ws"
+    announced, real = urlsplit(public_url), urlsplit(dial.server_url)
+    scheme = real.scheme if not websocket else "wss" if real.scheme == "https" else "ws"
     public_path = urlsplit(dial.public_url).path.rstrip("/")
     path = announced.path[len(public_path):] if announced.path.startswith(public_path) \
         else announced.path

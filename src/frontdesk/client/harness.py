@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -55,14 +55,18 @@ class CarrierHarness:
                     to_number=to_number, from_number=from_number)
 
     def twilio(self, to_number: str, from_number: str = "+15125550123", *,
-               answering: str | None = None) -> TwilioEmulator:
+               answering: str | None = None,
+               dial_outcomes: Mapping[str, str] | None = None) -> TwilioEmulator:
         """A call from ``from_number`` to the business at ``to_number``; with
-        ``answering``, ``from_number`` picking up the call frontdesk placed to it."""
+        ``answering``, ``from_number`` picking up the call frontdesk placed to it.
+        ``dial_outcomes``: how transfer targets answer (number -> busy | no-answer |
+        failed | completed; default completed)."""
         assert self.settings.twilio is not None
         return TwilioEmulator(self.dial(to_number, from_number),
                               account_sid=self.settings.twilio.account_sid,
                               auth_token=self.settings.twilio.auth_token, api=self.api,
-                              http=self.http, answering=answering)
+                              http=self.http, answering=answering,
+                              dial_outcomes=dial_outcomes)
 
     def telnyx(self, to_number: str, from_number: str = "+15125550123", *,
                swap_media: bool = False) -> TelnyxEmulator:

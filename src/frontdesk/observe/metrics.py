@@ -8,6 +8,7 @@ from frontdesk.call.budget import STAGES
 from frontdesk.call.events import (
     BargeIn,
     CallEnded,
+    EscalationDecided,
     EventBus,
     TurnMetrics,
 )
@@ -36,6 +37,9 @@ class EngineMetrics:
         self.calls = Counter(
             "frontdesk_calls_total", "Finished calls by outcome", ["business", "outcome"],
             registry=r)
+        self.escalations = Counter(
+            "frontdesk_escalations_total", "Turns the escalation policy took over",
+            ["business", "category", "action"], registry=r)
         self.active = Gauge("frontdesk_active_calls", "Calls in progress", ["business"],
                             registry=r)
 
@@ -59,6 +63,8 @@ class EngineMetrics:
         bus.subscribe(TurnMetrics, on_turn)
         bus.subscribe(BargeIn, lambda _: self.barge_ins.labels(business).inc())
         bus.subscribe(CallEnded, on_end)
+        bus.subscribe(EscalationDecided, lambda e: self.escalations.labels(
+            business, e.category, e.action).inc())
 
 
 class BackOfficeMetrics:

@@ -18,6 +18,7 @@ from frontdesk.call.events import CallEvent
 from frontdesk.call.inbound import HangupIn, Inbound
 from frontdesk.runtime import Runtime
 from frontdesk.server.backoffice import BackOffice
+from frontdesk.server.calls import calls_router
 from frontdesk.server.carriers import carrier_router
 from frontdesk.server.pacer import PacedSocketOutput
 from frontdesk.server.wire import WireError, event_json, parse_audio, parse_control
@@ -60,6 +61,7 @@ def create_app(
             await edge.aclose()
 
     app = FastAPI(title="frontdesk", lifespan=lifespan)
+    app.include_router(calls_router(runtime.store, runtime.registry))
     if edge is not None:
         app.include_router(carrier_router(edge))
 

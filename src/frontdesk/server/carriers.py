@@ -4,7 +4,9 @@ Each route authenticates (signature, or the one-time stream ticket), parses, and
 over to :class:`CarrierEdge` or a :class:`MediaSession`. A request that fails
 authentication gets 403 (a WebSocket is refused before the upgrade completes), is logged
 with the reason and the path only, never the body (it holds callers' numbers), and
-changes nothing.
+changes nothing. The transfer callbacks (``/twilio/dial/{ticket}``, ``/twilio/whisper/
+{ticket}``) are signed webhooks too; a ticket that is malformed, forged or names no
+transfer gets 404, a used one 410, and neither is ever a 500.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from frontdesk.telephony.edge import CarrierEdge, StreamRefused
+from frontdesk.telephony.edge import CarrierEdge, DialRefused, StreamRefused
 from frontdesk.telephony.session import MediaSession, StreamProtocol
 from frontdesk.telephony.telnyx.media import TelnyxMediaStream
 from frontdesk.telephony.telnyx.signature import TelnyxSignatureError, TelnyxVerifier
@@ -100,6 +102,26 @@ def carrier_router(edge: CarrierEdge) -> APIRouter:
             else None, {k: params[k] for k in ("SipResponseCode",) if k in params})
         return Response(status_code=204)
 
+    @router.post("/twilio/whisper/{token}")
+    async def twilio_whisper(request: Request, token: str) -> Response:
+        await twilio_params(request)
+        try:
+            document = await edge.twilio_whisper(token)
+        except DialRefused as error:
+            log.warning("refused twilio whisper: %s", error.reason)
+            raise HTTPException(error.status, error.reason) from None
+        return Response(document, media_type="application/xml")
+
+    @router.post("/twilio/dial/{token}")
+    async def twilio_dial(request: Request, token: str) -> Response:
+        params = await twilio_params(request)
+        try:
+            document = await edge.twilio_dial_outcome(token, params)
+        except DialRefused as error:
+            log.warning("refused twilio dial outcome: %s", error.reason)
+            raise HTTPException(error.status, error.reason) from None
+        return Response(document, media_type="application/xml")
+
     @router.websocket("/twilio/media/{token}")
     async def twilio_media(websocket: WebSocket, token: str) -> None:
         if settings.twilio is None:
@@ -164,15 +186,16 @@ async def _serve_stream(
     edge: CarrierEdge, websocket: WebSocket, carrier: str, token: str, protocol: StreamProtocol
 ) -> None:
     try:
-        business, call = await edge.claim_stream(carrier, token)
+        claimed = await edge.claim_stream(carrier, token)
     except StreamRefused as error:
         log.warning("refused %s media stream: %s", carrier, error)
         await websocket.close(1008)
         return
+    business, call = claimed.business, claimed.call
     await websocket.accept()
     socket = StarletteSocket(websocket)
     session = MediaSession(edge.runtime, business, call, protocol, edge.actions_for(carrier),
-                           socket)
+                           socket, dial=edge.dial_for(carrier), leg=claimed.leg)
     try:
         await session.run()
     except Exception:  # the edge: log with the call id, close the row as failed

@@ -23,6 +23,7 @@ from frontdesk.call.events import (
     CallEvent,
     ClearAudio,
     EndReason,
+    EscalationDecided,
     MessageTaken,
     Outcome,
     RecordingDisclosed,
@@ -108,6 +109,9 @@ def event_json(event: CallEvent) -> dict[str, Any] | None:
             return {"type": "message", "message_id": event.message_id, "text": event.text}
         case TransferRequested():
             return {"type": "transfer", "number": event.number}
+        case EscalationDecided():
+            return {"type": "escalation", "category": event.category, "action": event.action,
+                    "rule": event.rule}
         case RecordingOptOut():
             return {"type": "recording_opt_out", "turn": event.turn}
         case RecordingDisclosed():
@@ -150,6 +154,9 @@ def parse_event(message: dict[str, Any], at: float) -> CallEvent | None:
                 return MessageTaken(str(message["message_id"]), None, str(message["text"]), at)
             case "transfer":
                 return TransferRequested(str(message["number"]), at)
+            case "escalation":
+                return EscalationDecided(str(message["category"]), str(message["action"]),
+                                         str(message["rule"]), at)
             case "end":
                 return CallEnded(EndReason(message["reason"]), Outcome(message["outcome"]), at)
             case "recording_opt_out":

@@ -5,6 +5,14 @@ so a status callback can always find it, even when the media stream never connec
 row's id goes back to the carrier inside a one-time stream ticket (see ``tickets.py``);
 the media WebSocket claims the row with it. Status callbacks record the carrier's view
 (completed, busy, no-answer, failed, canceled; duration) beside our own end reason.
+
+A Twilio transfer dials with an outcome. Before the call is redirected, a ``carrier.dial``
+event records the target, the summary for a warm transfer's whisper and the leg id, and
+a :class:`DialTicket` naming them goes into the ``action`` and whisper URLs. When the
+person takes the call, its outcome is recorded and Twilio is told to hang up afterwards;
+when they are busy or do not answer, the outcome is recorded and the caller comes back
+on a new call row (the *return leg*, id = the ticket's leg id, so a replayed ticket
+cannot make a second one) streamed to a session that takes a message.
 """
 
 from __future__ import annotations
@@ -12,16 +20,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
+from frontdesk.call.events import TransferRequested
 from frontdesk.profile import Profile
 from frontdesk.runtime import Runtime
 from frontdesk.store import CALLBACK_FAILED, BusinessStore, CallRecord, SessionLeaseLost
 from frontdesk.telephony.actions import CarrierActionError
 from frontdesk.telephony.config import CarrierSettings
+from frontdesk.telephony.session import Dial, ReturnLeg
 from frontdesk.telephony.telnyx.rest import TelnyxActions
-from frontdesk.telephony.tickets import StreamTicket, TicketError
+from frontdesk.telephony.tickets import DialTicket, StreamTicket, TicketError
 from frontdesk.telephony.twilio import twiml
 from frontdesk.telephony.twilio.rest import TwilioActions
 
@@ -31,8 +44,30 @@ log = logging.getLogger(__name__)
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
+# Twilio's DialCallStatus: the person took the call, or the caller comes back to us
+DIAL_TAKEN = frozenset({"completed", "answered"})
+DIAL_NOT_TAKEN = frozenset({"busy", "no-answer", "failed", "canceled"})
+
+
 class StreamRefused(Exception):
     """A media WebSocket presented no valid, unused ticket."""
+
+
+class DialRefused(Exception):
+    """A dial-outcome or whisper request the ticket does not allow (the requester's
+    fault, never retryable): ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ClaimedStream:
+    business: BusinessStore
+    call: CallRecord
+    leg: ReturnLeg | None  # set when the stream brings the caller back from a transfer
 
 
 @dataclass(frozen=True)
@@ -55,6 +90,9 @@ class CarrierEdge:
     finished: collections.deque[str] = field(
         default_factory=lambda: collections.deque(maxlen=1000))
     _finished_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # one dial outcome at a time: the check that a ticket is unused and its use are one
+    # step (across processes, the return leg's primary key still refuses a second use)
+    _dial_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def session_finished(self, call_id: str) -> None:
         async with self._finished_changed:
@@ -198,6 +236,8 @@ class CarrierEdge:
                 updated = await asyncio.to_thread(
                     business.end_call, call.id, status="failed" if status == "failed"
                     else "missed", outcome="none", end_reason=f"carrier_{status}")
+            if status in FINAL_STATUSES:
+                await self._close_return_legs(business, call.id, status)
             return updated
         if await self._callback_unanswered(carrier_call_id, numbers, status):
             return None
@@ -227,9 +267,129 @@ class CarrierEdge:
             return True
         return False
 
+    async def _close_return_legs(self, business: BusinessStore, call_id: str,
+                                 status: str) -> None:
+        """A return leg whose stream never connected (the caller hung up while it came
+        up) is over when the carrier's call is: it is reported only under the original."""
+        results = await asyncio.to_thread(business.list_call_events, call_id,
+                                          kind="carrier.transfer_result")
+        for result in results:
+            leg_id = result.data.get("return_call_id")
+            leg = await asyncio.to_thread(business.get_call, leg_id) if leg_id else None
+            if leg is not None and leg.status == "ringing":
+                await asyncio.to_thread(business.end_call, leg.id, status="missed",
+                                        outcome="none", end_reason=f"carrier_{status}")
+
+    # -- transfers that report back (Twilio <Dial action>) -------------------------------
+
+    async def twilio_transfer(self, call: CallRecord, carrier_call_id: str,
+                              request: TransferRequested) -> None:
+        """Put the live call through to ``request.number``; Twilio reports the outcome to
+        ``/twilio/dial/{ticket}`` and, for a warm transfer, fetches the whisper first."""
+        assert self.twilio is not None, "the dial seam is only wired for a configured Twilio"
+        profile = self.runtime.registry.by_number(call.to_number)
+        business = self.runtime.store.for_business(call.business_id)
+        ticket = DialTicket(call.business_id, call.id, str(uuid.uuid4()))
+        token = ticket.mint(self.secret("twilio"))
+        base = self.settings.public_url
+        timeout_s = profile.escalation.transfer_timeout_s
+        # recorded before the redirect: Twilio may ask for the whisper at once
+        await asyncio.to_thread(business.add_call_event, call.id, "carrier.dial", {
+            "to": request.number, "leg": ticket.leg_id, "timeout_s": timeout_s,
+            "summary": request.summary})
+        callbacks = twiml.DialCallbacks(
+            action_url=f"{base}/twilio/dial/{token}", timeout_s=timeout_s,
+            whisper_url=f"{base}/twilio/whisper/{token}" if request.summary else None)
+        await self.twilio.transfer(carrier_call_id, request.number, caller_id=call.to_number,
+                                   callbacks=callbacks)
+
+    async def twilio_whisper(self, token: str) -> str:
+        """What the person who picked up a warm transfer hears before the caller."""
+        ticket, business = self._dial_ticket(token)
+        dialing = await self._dialing(business, ticket)
+        if await self._dial_result(business, ticket) is not None:
+            raise DialRefused(410, "the transfer is over")
+        summary = dialing.get("summary")
+        if not summary:
+            raise DialRefused(404, "not a warm transfer")
+        return twiml.say(str(summary))
+
+    async def twilio_dial_outcome(self, token: str, params: dict[str, str]) -> str:
+        """TwiML for the end of a transfer's ``<Dial>``: hang up after a taken call, else
+        bring the caller back to us on a return leg."""
+        ticket, business = self._dial_ticket(token)
+        status = params.get("DialCallStatus", "")
+        if status not in DIAL_TAKEN | DIAL_NOT_TAKEN:
+            raise DialRefused(400, "unknown DialCallStatus")
+        async with self._dial_lock:
+            await self._dialing(business, ticket)
+            if await self._dial_result(business, ticket) is not None:
+                raise DialRefused(410, "dial ticket already used")
+            call = await asyncio.to_thread(business.get_call, ticket.call_id)
+            assert call is not None  # it has the carrier.dial event
+            carrier_id = call.carrier_call_id or await self._parent_carrier_id(business, call)
+            if params.get("CallSid") != carrier_id:
+                raise DialRefused(403, "dial outcome for another call")
+            result: dict[str, Any] = {
+                "leg": ticket.leg_id, "status": status,
+                **_details(params, "DialCallSid", "DialCallDuration")}
+            # taken, or the caller hung up already (the carrier reported the call over):
+            # nobody to bring back
+            if status in DIAL_TAKEN or call.carrier_status in FINAL_STATUSES:
+                await asyncio.to_thread(business.add_call_event, call.id,
+                                        "carrier.transfer_result", result)
+                return twiml.hangup()
+            try:
+                leg = await asyncio.to_thread(
+                    business.create_call, call.from_number, call.to_number,
+                    call_id=ticket.leg_id, carrier="twilio", status="ringing")
+            except IntegrityError:  # another process took this ticket first
+                raise DialRefused(410, "dial ticket already used") from None
+            await asyncio.to_thread(business.add_call_event, call.id,
+                                    "carrier.transfer_result",
+                                    result | {"return_call_id": leg.id})
+            await asyncio.to_thread(business.add_call_event, leg.id, "carrier.return_leg", {
+                "original_call_id": call.id, "dial_status": status,
+                "carrier_call_id": carrier_id})
+        stream_ticket = StreamTicket(ticket.business_id, leg.id).mint(self.secret("twilio"))
+        # no fallback transfer: the person was just tried; a failed stream apologises
+        return twiml.connect_stream(
+            self.stream_url("twilio", stream_ticket),
+            {"call_id": leg.id, "business": ticket.business_id, "return_leg_of": call.id},
+            fallback_number=None)
+
+    def _dial_ticket(self, token: str) -> tuple[DialTicket, BusinessStore]:
+        try:
+            ticket = DialTicket.parse(token, self.secret("twilio"))
+        except (TicketError, StreamRefused) as error:
+            raise DialRefused(404, str(error)) from None
+        if self.runtime.registry.get_by_id(ticket.business_id) is None:
+            raise DialRefused(404, "unknown business")
+        return ticket, self.runtime.store.for_business(ticket.business_id)
+
+    async def _dialing(self, business: BusinessStore, ticket: DialTicket) -> dict[str, Any]:
+        events = await asyncio.to_thread(business.list_call_events, ticket.call_id,
+                                         kind="carrier.dial")
+        for event in events:
+            if event.data.get("leg") == ticket.leg_id:
+                return event.data
+        raise DialRefused(404, "dial ticket names no transfer")
+
+    async def _dial_result(self, business: BusinessStore,
+                           ticket: DialTicket) -> dict[str, Any] | None:
+        events = await asyncio.to_thread(business.list_call_events, ticket.call_id,
+                                         kind="carrier.transfer_result")
+        return next((e.data for e in events if e.data.get("leg") == ticket.leg_id), None)
+
+    async def _parent_carrier_id(self, business: BusinessStore, call: CallRecord) -> str:
+        """The carrier's id for a return leg (the row has none of its own), or ""."""
+        events = await asyncio.to_thread(business.list_call_events, call.id,
+                                         kind="carrier.return_leg")
+        return str(events[0].data.get("carrier_call_id", "")) if events else ""
+
     # -- media streams -------------------------------------------------------------------
 
-    async def claim_stream(self, carrier: str, token: str) -> tuple[BusinessStore, CallRecord]:
+    async def claim_stream(self, carrier: str, token: str) -> ClaimedStream:
         """The call a media WebSocket may carry; each ticket works once."""
         try:
             ticket = StreamTicket.parse(token, self.secret(carrier))
@@ -241,9 +401,18 @@ class CarrierEdge:
         call = await asyncio.to_thread(business.get_call, ticket.call_id)
         if call is None or call.carrier != carrier:
             raise StreamRefused("stream ticket names no call of this carrier")
+        leg = None
+        if call.carrier_call_id is None:  # a return leg: its link names the carrier's call
+            links = await asyncio.to_thread(business.list_call_events, call.id,
+                                            kind="carrier.return_leg")
+            if not links:
+                raise StreamRefused("stream ticket names no call of this carrier")
+            link = links[0].data
+            leg = ReturnLeg(str(link["original_call_id"]), str(link["carrier_call_id"]),
+                            str(link["dial_status"]))
         if not await asyncio.to_thread(business.claim_call, ticket.call_id):
             raise StreamRefused("stream ticket already used")
-        return business, replace(call, status="active")
+        return ClaimedStream(business, replace(call, status="active"), leg)
 
     async def close_failed(self, business: BusinessStore, call_id: str) -> None:
         """A media session crashed: its row must not stay ``active`` for ever."""
@@ -254,6 +423,10 @@ class CarrierEdge:
 
     def actions_for(self, carrier: str) -> TwilioActions | TelnyxActions | None:
         return self.twilio if carrier == "twilio" else self.telnyx
+
+    def dial_for(self, carrier: str) -> Dial | None:
+        """The transfer that reports its outcome, where the carrier has one (Twilio)."""
+        return self.twilio_transfer if carrier == "twilio" and self.twilio else None
 
 
 def _details(params: dict[str, str], *names: str) -> dict[str, Any]:

@@ -9,6 +9,10 @@ or carries no message for the profile's ``media_timeout_ms``, a dropped call. Wh
 agent ends the call, the session waits until the caller has heard the last words (the
 final mark), then transfers or hangs up through the carrier's REST API.
 
+A transfer goes through the ``dial`` seam when the carrier can report its outcome (Twilio's
+``<Dial action>``): a person who does not take the call hands the caller back on a new
+stream, whose session is a :class:`ReturnLeg` and opens the call to take a message.
+
 Bad messages never end a call by themselves: a non-fatal protocol error is recorded on
 the call (code and reason, never the payload) and skipped; a fatal one, or too many,
 closes the stream and the call is recorded as dropped.
@@ -18,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from frontdesk.call.escalate import after_transfer
 from frontdesk.call.events import CallEnded, ClearAudio, EndReason, TransferRequested
 from frontdesk.call.inbound import AudioIn, DtmfIn, HangupIn, Inbound
 from frontdesk.runtime import Runtime
@@ -66,6 +71,21 @@ class StreamClosed(Exception):
     """The stream ended before it started, or broke the protocol fatally."""
 
 
+# put the live call (its row, the carrier's id for it) through to the requested person
+Dial = Callable[[CallRecord, str, TransferRequested], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ReturnLeg:
+    """The stream brings the caller back from a transfer nobody took. The leg has a row
+    of its own without a carrier id (the carrier's id is unique per row); the carrier
+    still knows the call as ``carrier_call_id``, the transferred call's."""
+
+    original_call_id: str
+    carrier_call_id: str
+    dial_status: str  # busy | no-answer | failed | canceled
+
+
 @dataclass
 class MediaSession:
     runtime: Runtime
@@ -74,6 +94,8 @@ class MediaSession:
     protocol: StreamProtocol
     actions: CarrierActions | None
     socket: Socket
+    dial: Dial | None = None  # a transfer that reports its outcome; None: actions.transfer
+    leg: ReturnLeg | None = None
 
     def __post_init__(self) -> None:
         self.codec = PhoneAudio()
@@ -81,7 +103,9 @@ class MediaSession:
         self._inbound: asyncio.Queue[Inbound] = asyncio.Queue()
         self._bad = 0
         self._stopped = False  # the carrier said "stop": the caller is gone
-        self._transfer_to: str | None = None
+        self._transfer: TransferRequested | None = None
+        self._carrier_id = self.call.carrier_call_id or (
+            self.leg.carrier_call_id if self.leg else "")
         self._media_timeout_s = 10.0  # the profile's, once the call is open
 
     async def run(self) -> None:
@@ -95,9 +119,11 @@ class MediaSession:
             return
         await self._note("stream.started", {"stream_id": started.stream_id,
                                              "tracks": list(started.tracks)})
+        after = None if self.leg is None else await after_transfer(
+            self.business, self.leg.original_call_id, self.leg.dial_status)
         opened = await self.runtime.open_call(
             to_number=self.call.to_number, from_number=self.call.from_number,
-            output=self.output, call_id=self.call.id)
+            output=self.output, call_id=self.call.id, after=after)
         self._media_timeout_s = opened.profile.engine.media_timeout_ms / 1000
         opened.bus.subscribe(TransferRequested, self._on_transfer)
         opened.bus.subscribe(ClearAudio, self._on_clear)
@@ -125,7 +151,7 @@ class MediaSession:
                     continue
                 for event in events:
                     if isinstance(event, StreamStarted):
-                        if event.carrier_call_id != self.call.carrier_call_id:
+                        if event.carrier_call_id != self._carrier_id:
                             raise StreamClosed("start names another call")
                         return event
         raise AssertionError("unreachable")  # pragma: no cover
@@ -185,23 +211,27 @@ class MediaSession:
                 pass
 
     def _on_transfer(self, event: TransferRequested) -> None:
-        self._transfer_to = event.number
+        self._transfer = event
 
     def _on_clear(self, _: ClearAudio) -> None:
-        self._transfer_to = None  # the caller spoke over the announcement: not transferred
+        self._transfer = None  # the caller spoke over the announcement: not transferred
 
     async def _finish(self, ended: CallEnded) -> None:
         """The agent ended the call: let the last words play, then act on the line."""
         if ended.reason is not EndReason.AGENT_HANGUP or self._stopped or self.actions is None:
             return
         heard = await self.output.drain(DRAIN_TIMEOUT_S)
-        carrier_id = self.call.carrier_call_id or ""
-        action = "transfer" if self._transfer_to else "hangup"
+        carrier_id = self._carrier_id
+        transfer = self._transfer
+        action = "transfer" if transfer else "hangup"
         data: dict[str, Any] = {"heard_all": heard}
         try:
-            if self._transfer_to:
-                data["to"] = self._transfer_to
-                await self.actions.transfer(carrier_id, self._transfer_to,
+            if transfer is not None and self.dial is not None:
+                data["to"] = transfer.number
+                await self.dial(self.call, carrier_id, transfer)
+            elif transfer is not None:
+                data["to"] = transfer.number
+                await self.actions.transfer(carrier_id, transfer.number,
                                             caller_id=self.call.to_number)
             else:
                 await self.actions.hangup(carrier_id)

@@ -6,6 +6,12 @@ So the webhook mints a ticket naming the call row it created, MACed with the car
 secret, and puts it in the stream URL's *path* (carriers strip query strings). The
 WebSocket is accepted only if the MAC checks and the row is still ``ringing``; claiming
 the row moves it to ``active`` in one conditional update, so a replay finds it taken.
+
+A transfer's ``<Dial action>`` and whisper URLs carry a :class:`DialTicket` the same way:
+it names the call being transferred and the leg id the caller comes back on if nobody
+takes it. Each kind of ticket is MACed under its own label, so one can never pass for the
+other. A dial ticket is used once because its leg id becomes the return leg's primary
+key (and its outcome is recorded on the call): see ``edge.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -29,20 +36,46 @@ class StreamTicket:
     call_id: str
 
     def mint(self, secret: str) -> str:
-        return f"{self.business_id}.{self.call_id}.{_mac(secret, self.business_id, self.call_id)}"
+        return _mint(secret, "stream", self.business_id, self.call_id)
 
     @classmethod
     def parse(cls, token: str, secret: str) -> StreamTicket:
-        parts = token.split(".")
-        if len(parts) != 3 or not all(_PART.fullmatch(p) for p in parts):
-            raise TicketError("malformed stream ticket")
-        business_id, call_id, mac = parts
-        if not hmac.compare_digest(mac, _mac(secret, business_id, call_id)):
-            raise TicketError("stream ticket does not match")
+        business_id, call_id = _parse(token, secret, "stream", 2)
         return cls(business_id, call_id)
 
 
-def _mac(secret: str, business_id: str, call_id: str) -> str:
-    digest = hmac.new(secret.encode(), f"stream:{business_id}:{call_id}".encode(),
+@dataclass(frozen=True)
+class DialTicket:
+    """A transfer of ``call_id``; ``leg_id`` is the id its return leg gets, if any."""
+
+    business_id: str
+    call_id: str
+    leg_id: str
+
+    def mint(self, secret: str) -> str:
+        return _mint(secret, "dial", self.business_id, self.call_id, self.leg_id)
+
+    @classmethod
+    def parse(cls, token: str, secret: str) -> DialTicket:
+        business_id, call_id, leg_id = _parse(token, secret, "dial", 3)
+        return cls(business_id, call_id, leg_id)
+
+
+def _mint(secret: str, label: str, *fields: str) -> str:
+    return ".".join((*fields, _mac(secret, label, fields)))
+
+
+def _parse(token: str, secret: str, label: str, count: int) -> tuple[str, ...]:
+    parts = token.split(".")
+    if len(parts) != count + 1 or not all(_PART.fullmatch(p) for p in parts):
+        raise TicketError(f"malformed {label} ticket")
+    *fields, mac = parts
+    if not hmac.compare_digest(mac, _mac(secret, label, fields)):
+        raise TicketError(f"{label} ticket does not match")
+    return tuple(fields)
+
+
+def _mac(secret: str, label: str, fields: Sequence[str]) -> str:
+    digest = hmac.new(secret.encode(), ":".join((label, *fields)).encode(),
                       hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")

@@ -23,6 +23,7 @@ from frontdesk.telephony.actions import (
     post,
     required_str,
 )
+from frontdesk.telephony.twilio.twiml import DialCallbacks
 from frontdesk.telephony.twilio.twiml import dial as dial_twiml
 
 CARRIER = "twilio"
@@ -62,10 +63,12 @@ class TwilioActions(CarrierActions):
         self._account_url = f"{base}/2010-04-01/Accounts/{config.account_sid}"
 
     async def transfer(
-        self, carrier_call_id: str, number: str, *, caller_id: str | None = None
+        self, carrier_call_id: str, number: str, *, caller_id: str | None = None,
+        callbacks: DialCallbacks | None = None,
     ) -> None:
-        """Redirect the live call to a ``<Dial>``; this also ends its media stream."""
-        twiml = dial_twiml(number, caller_id=caller_id)
+        """Redirect the live call to a ``<Dial>``; this also ends its media stream. With
+        ``callbacks``, Twilio reports the dial's outcome (and fetches the whisper)."""
+        twiml = dial_twiml(number, caller_id=caller_id, callbacks=callbacks)
         await self._update_call("transfer", carrier_call_id, {"Twiml": twiml})
 
     async def hangup(self, carrier_call_id: str) -> None:
