@@ -37,5 +37,6 @@ trap cleanup EXIT
   -o "-k $PGDIR -p $PORT -c listen_addresses='' -c fsync=off" start >/dev/null
 "${as_pg[@]}" "$pg_bin/createdb" -h "$PGDIR" -p "$PORT" -U postgres frontdesk_test
 
+export FRONTDESK_TEST_REQUIRE_SIPP=1  # installed above: its tests must not skip
 export FRONTDESK_TEST_POSTGRES_URL="postgresql+psycopg://postgres@/frontdesk_test?host=$PGDIR&port=$PORT"
 .venv/bin/pytest "$@"

@@ -56,6 +56,11 @@ def business(store: Store, profile: Profile) -> BusinessStore:
     return store.for_business(profile.business.id)
 
 
+@pytest.fixture
+def desk(profile: Profile, business: BusinessStore) -> BookingDesk:
+    return BookingDesk(profile, business, clock=lambda: NOW)
+
+
 class Leg:
     """One call from the caller: a session joined, a receptionist, the agent's words."""
 
@@ -110,9 +115,8 @@ def answer(question: str) -> str:
 
 @pytest.mark.parametrize("drop_after", [1, 2, 3])
 async def test_a_drop_at_any_turn_resumes_and_books_once(
-    profile: Profile, business: BusinessStore, drop_after: int
+    profile: Profile, business: BusinessStore, desk: BookingDesk, drop_after: int
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:drop_after]:
@@ -146,9 +150,8 @@ async def test_a_drop_at_any_turn_resumes_and_books_once(
 
 
 async def test_a_dropped_callers_slot_is_held_then_booked_from_the_hold(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:3]:
@@ -164,9 +167,8 @@ async def test_a_dropped_callers_slot_is_held_then_booked_from_the_hold(
 
 
 async def test_no_resume_for_another_number_after_expiry_or_after_completion(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     await first.say(SCRIPT[0])
@@ -188,9 +190,8 @@ async def test_no_resume_for_another_number_after_expiry_or_after_completion(
 
 
 async def test_declining_starts_afresh_and_releases_the_hold(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:3]:
@@ -204,9 +205,8 @@ async def test_declining_starts_afresh_and_releases_the_hold(
 
 
 async def test_a_corrupt_snapshot_gives_a_fresh_conversation_and_an_error_log(
-    profile: Profile, business: BusinessStore, caplog: pytest.LogCaptureFixture
+    profile: Profile, business: BusinessStore, desk: BookingDesk, caplog: pytest.LogCaptureFixture
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     await first.say(SCRIPT[0])
@@ -223,12 +223,11 @@ async def test_a_corrupt_snapshot_gives_a_fresh_conversation_and_an_error_log(
 
 
 async def test_the_sweep_lets_a_hold_go_when_it_runs_out_and_expires_the_session(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
     from frontdesk.call.continuity import sweep
     from frontdesk.store import SESSION_EXPIRED
 
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:3]:
@@ -247,9 +246,8 @@ async def test_the_sweep_lets_a_hold_go_when_it_runs_out_and_expires_the_session
 
 
 async def test_a_withheld_number_never_resumes_anyones_session(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk, caller="+266696687")  # Twilio's ANONYMOUS
     await first.start()
     await first.say(SCRIPT[0])
@@ -259,9 +257,8 @@ async def test_a_withheld_number_never_resumes_anyones_session(
 
 
 async def test_a_transfer_mid_booking_is_a_hand_off_not_a_drop(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:3]:
@@ -274,9 +271,8 @@ async def test_a_transfer_mid_booking_is_a_hand_off_not_a_drop(
 
 
 async def test_silence_or_a_second_drop_at_the_welcome_keeps_the_place(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:2]:
@@ -294,11 +290,10 @@ async def test_silence_or_a_second_drop_at_the_welcome_keeps_the_place(
 
 
 async def test_a_session_whose_process_died_is_swept_to_dropped_and_resumes(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
     from frontdesk.call.continuity import sweep
 
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:2]:
@@ -313,9 +308,8 @@ async def test_a_session_whose_process_died_is_swept_to_dropped_and_resumes(
 
 
 async def test_ringing_back_before_the_broken_leg_is_noticed_takes_the_session_over(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     for text in SCRIPT[:2]:
@@ -341,9 +335,8 @@ async def test_ringing_back_before_the_broken_leg_is_noticed_takes_the_session_o
 
 
 async def test_a_second_line_from_the_same_number_with_nothing_open_is_its_own_session(
-    profile: Profile, business: BusinessStore
+    profile: Profile, business: BusinessStore, desk: BookingDesk
 ) -> None:
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
     first = Leg(profile, business, desk)
     await first.start()
     await first.say("What are your hours?")  # no task under way: nothing to take over

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import socket
 from datetime import datetime, timedelta
 
-import uvicorn
 import websockets
 
 from frontdesk.call.events import (
@@ -18,6 +16,7 @@ from frontdesk.call.events import (
     CallerTranscript,
     EndReason,
 )
+from frontdesk.client.loopback import serve_loopback
 from frontdesk.profile import Profile, ProfileRegistry, example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
 from frontdesk.server.app import create_app
@@ -42,21 +41,10 @@ async def test_frontdesk_call_dials_a_running_server(store_url: str) -> None:
     store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, LINES), tts=StubTTS(20, ms_per_char=4), new_vad=EnergyVAD)
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()  # bound before serving: the client's connect waits in the backlog
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning",
-                                           lifespan="off"))
     lines = await synthesize_lines(Script([("say", s) for s in LINES]), tone_voice)
-    try:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(server.serve(sockets=[listener]))
-            call_id, report = await place_call_over_websocket(
-                f"ws://127.0.0.1:{port}", lines, to_number="+15125550100")
-            server.should_exit = True
-    finally:
-        listener.close()
+    async with serve_loopback(lambda _: create_app(runtime), lifespan="off") as base:
+        call_id, report = await place_call_over_websocket(
+            base.replace("http", "ws", 1), lines, to_number="+15125550100")
 
     assert report.ended is not None and report.ended.reason == EndReason.AGENT_HANGUP
     heard = [e.text for e in report.events if isinstance(e, CallerTranscript)]
@@ -85,24 +73,13 @@ async def test_a_client_gone_without_a_hangup_message_is_a_dropped_call(store_ur
     store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, LINES), tts=StubTTS(20, ms_per_char=4), new_vad=EnergyVAD)
     runtime = Runtime(ProfileRegistry([profile]), store, speech, now=lambda: NOW)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning",
-                                           lifespan="off"))
-    try:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(server.serve(sockets=[listener]))
-            async with websockets.connect(
-                    f"ws://127.0.0.1:{port}/call?to=%2B15125550100") as ws:
-                call_id = json.loads(await ws.recv())["call_id"]
-            # the server stores the call, then tells the back office it ended
-            async with asyncio.timeout(10):
-                ended = await runtime.ended.get()
-            server.should_exit = True
-    finally:
-        listener.close()
+    async with serve_loopback(lambda _: create_app(runtime), lifespan="off") as base:
+        async with websockets.connect(
+                f"{base.replace('http', 'ws', 1)}/call?to=%2B15125550100") as ws:
+            call_id = json.loads(await ws.recv())["call_id"]
+        # the server stores the call, then tells the back office it ended
+        async with asyncio.timeout(10):  # a guard for a broken build, not a timing guess
+            ended = await runtime.ended.get()
     assert ended == ("main-street-auto", call_id)
     record = store.for_business("main-street-auto").get_call(call_id)
     assert record is not None and record.end_reason == EndReason.DROPPED.value

@@ -165,28 +165,25 @@ class Escalating:
         if d.action == "inform":
             yield Text(first + "Is there anything else I can help you with?")
             return
-        self.handed_off = True
         if d.action == "end_call":
+            self.handed_off = True
             await self._note("escalation.outcome", {"action": "end_call"})
             yield Text(d.say or "I'm going to end the call now. Goodbye.")
             yield Hangup()
             return
         if d.action in ("warm_transfer", "cold_transfer") and d.to is not None:
+            self.handed_off = True
             await self._note("escalation.outcome", {"action": d.action, "to": d.to.number})
             yield Text(f"{first}Let me connect you with {d.to.name}. One moment, please.")
             yield Transfer(d.to.number, self._summary(d, turn) if d.action == "warm_transfer"
                            else None)
             return
         # a message: the policy's choice, or a transfer nobody can take right now
-        self.handed_off = False  # until the message is stored
         self._taking, self._reason = d, turn.text.strip() or f"({d.category})"
         self._name = getattr(getattr(self.inner, "state", None), "name", None)
-        lead = first if d.action == d.wanted else (
-            f"{first}No one is available to take your call right now, so I'll take a "
-            "message. ")
-        if d.action == d.wanted:
-            lead += "I'll take a message for the team. "
-        async for item in self._next_step(lead):
+        why = ("I'll take a message for the team. " if d.action == d.wanted else
+               "No one is available to take your call right now, so I'll take a message. ")
+        async for item in self._next_step(first + why):
             yield item
 
     def _summary(self, d: Decision, turn: CallerTurn) -> str:
