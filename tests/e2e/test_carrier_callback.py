@@ -29,7 +29,9 @@ HEARD = ["I'd like to book an oil change.", "December 1 at 10 AM.", "Ann Lee.", 
 async def rig(store_url: str) -> AsyncIterator[tuple[Runtime, CarrierHarness]]:
     shop = parse_profile(example_profile_text(), "<example>")
     sessions = shop.sessions.model_copy(update={"callback": True, "callback_after_minutes": 5})
-    profile = shop.model_copy(update={"sessions": sessions})
+    # the most patient in-call budget: unpaced audio competes with the booking write
+    booking = shop.booking.model_copy(update={"in_call_budget_ms": 8000})
+    profile = shop.model_copy(update={"sessions": sessions, "booking": booking})
     store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, list(HEARD)), tts=StubTTS(20, ms_per_char=4),
                     new_vad=EnergyVAD)

@@ -62,7 +62,10 @@ def store(store_url: str) -> Iterator[Store]:
 
 def profile(**engine: int) -> Profile:
     base = parse_profile(example_profile_text(), "<example>")
-    return base.model_copy(update={"engine": base.engine.model_copy(update=engine)})
+    # the most patient in-call budget: the models compete with the booking write for CPU
+    booking = base.booking.model_copy(update={"in_call_budget_ms": 8000})
+    return base.model_copy(update={"engine": base.engine.model_copy(update=engine),
+                                   "booking": booking})
 
 
 def runtime(store: Store, stt: CountingSTT, piper: PiperTTS, prof: Profile) -> Runtime:

@@ -25,7 +25,11 @@ HEARD = ["I'd like to book an oil change.", "December 1 at 10 AM.", "Ann Lee.", 
 
 @pytest.fixture
 def runtime(store_url: str) -> Iterator[Runtime]:
-    profile = parse_profile(example_profile_text(), "<example>")
+    shop = parse_profile(example_profile_text(), "<example>")
+    # the most patient in-call budget: audio pumped unpaced competes with the booking
+    # write for two cores, and this test is about resuming, not the budget
+    profile = shop.model_copy(update={
+        "booking": shop.booking.model_copy(update={"in_call_budget_ms": 8000})})
     store = open_store(store_url)
     speech = Speech(stt=StubSTT(20, list(HEARD)), tts=StubTTS(10, ms_per_char=1),
                     new_vad=EnergyVAD)
