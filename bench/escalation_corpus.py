@@ -8,6 +8,9 @@ the rules and never used to train the classifier) goes through ``detect()`` with
 example profile's policy; the first live hit's category is the prediction (``none`` when
 nothing fires; ``self_harm`` counts as ``threat``, as the corpus labels it).
 
+``detect_ms_per_utterance`` is the mean wall time of one ``detect()`` (rules, word
+features and the sentence model), the cost added to every caller turn.
+
 ``overall.precision`` is the share of escalation predictions with the right category,
 ``overall.recall`` the share of escalation utterances given their right category;
 ``hard_negative_fp_rate`` the share of ``none``/``hard`` lines (near misses: "I'd kill
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +54,14 @@ def evaluate(path: Path = CORPUS) -> dict[str, Any]:
     counts = {label: {"tp": 0, "fp": 0, "fn": 0, "support": 0} for label in LABELS}
     misses: list[dict[str, str]] = []
     hard = hard_fp = predicted_escalations = right_escalations = positives = 0
-    for line in read_corpus(path):
-        live = [hit for hit in detect(line.utterance, policy) if hit.vetoed_by is None]
+    detect("warm up", policy)  # the classifier loads (or trains) on first use
+    elapsed = 0.0
+    rows = read_corpus(path)
+    for line in rows:
+        started = time.perf_counter()
+        hits = detect(line.utterance, policy)
+        elapsed += time.perf_counter() - started
+        live = [hit for hit in hits if hit.vetoed_by is None]
         first = live[0] if live else None
         predicted = "none" if first is None else first.category
         predicted = "threat" if predicted == "self_harm" else predicted
@@ -86,6 +96,7 @@ def evaluate(path: Path = CORPUS) -> dict[str, Any]:
                     "predicted_escalations": predicted_escalations, "positives": positives},
         "hard_negative_fp_rate": _ratio(hard_fp, hard),
         "hard_negatives": hard,
+        "detect_ms_per_utterance": round(elapsed / max(1, len(rows)) * 1000, 2),
         "misclassified": misses,
     }
 

@@ -9,8 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from frontdesk.escalation import classify
 from frontdesk.speech.piper import PiperTTS
 from frontdesk.speech.whisper import WhisperSTT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _escalation_classifier() -> None:
+    """Load the escalation classifier (trained once on a fresh machine, about ten seconds,
+    then read from its disk cache) before any test that runs a call against a clock, as
+    ``frontdesk serve`` does before its first call."""
+    classify.warm()
 
 
 @pytest.fixture(scope="session")

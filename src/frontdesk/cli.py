@@ -16,6 +16,7 @@ import typer
 
 from frontdesk.audio import AudioFormatError
 from frontdesk.client.caller import CallerLine
+from frontdesk.escalation import classify
 from frontdesk.profile import Profile, ProfileError, ProfileRegistry, load_profile, write_example
 from frontdesk.profile.loader import example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
@@ -66,6 +67,7 @@ def _runtime(profiles: list[Profile], now: str | None, script: list[str] | None 
     try:
         speech = Speech.from_settings(profiles[0].engine, script=script)
         speech.warmup()
+        classify.warm()  # the escalation classifier, before the first caller's turn
     except MissingExtraError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(3) from None

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from frontdesk.escalation import BELOW_THRESHOLD, Hit, detect, scores
-from frontdesk.escalation.detect import _Words
+from frontdesk.escalation.detect import RULE_DECIDED, _Words
 from frontdesk.profile import example_profile_text, parse_profile
 from frontdesk.profile.policy import Escalation
 
@@ -207,6 +207,21 @@ def test_classifier_hits_only_where_no_rule_spoke() -> None:
     assert not [h for h in hits if h.rule == "classifier.refund"]
 
 
+def test_a_live_rule_outranks_a_classifier_guess_for_another_category() -> None:
+    # the profile's own phrase decides (human); the classifier's refund is only audited
+    text = "pineapple, please return what I paid for the service"
+    p = policy(rules={"human": {"phrases": ["pineapple"]}}, act_above=0.3,
+               near_miss_above=0.2)
+    assert scores(text)["refund"] >= 0.3
+    hits = detect(text, p)
+    assert [(h.rule, h.vetoed_by) for h in hits if h.vetoed_by is None] == [
+        ("profile.human", None)]
+    assert ("classifier.refund", RULE_DECIDED) in [(h.rule, h.vetoed_by) for h in hits]
+    # without the rule the same guess acts
+    alone = detect(text, policy(act_above=0.3, near_miss_above=0.2))
+    assert alone[0].rule == "classifier.refund" and alone[0].vetoed_by is None
+
+
 def test_empty_and_filler_only_text() -> None:
     assert detect("", DEFAULT) == []
     assert detect("um uh...", DEFAULT) == []
@@ -276,7 +291,8 @@ def test_paraphrase_families_fire(text: str, category: str) -> None:
     "the hose is crushed behind the engine",
     "my dad had a stroke last year so i'm handling his car",
     "the car isn't moving when i put it in drive",
-    "can someone help me with my bill",
+    # (not "can someone help me with my bill": the sentence features read it as a possible
+    # billing dispute, 0.69, and a message for the office is a fair answer to it)
     "i got hit with a flat on the highway",
     "my computer crashed and i lost your number",
     "i need to take my meds at noon so can we do eleven",

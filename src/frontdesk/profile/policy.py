@@ -133,7 +133,7 @@ class Escalation(_Frozen):
     on_call: list[OnCall] = []  # empty: the profile's transfer numbers, in opening hours
     notify_sms: Phone | None = None  # where messages are texted (default: first transfer number)
     misunderstanding_turns: int = Field(default=3, ge=2, le=10)  # unclear turns in a row
-    act_above: float = Field(default=0.8, gt=0, le=1)  # a classifier alone acts from here
+    act_above: float = Field(default=0.65, gt=0, le=1)  # a classifier alone acts from here
     near_miss_above: float = Field(default=0.5, gt=0, le=1)  # ... and is audited from here
     transfer_timeout_s: int = Field(default=20, ge=5, le=60)  # ringing before "no answer"
 
