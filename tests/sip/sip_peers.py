@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import cast
 
 from frontdesk.audio import FRAME_BYTES, split_frames
+from frontdesk.escalation import classify
 from frontdesk.profile import ProfileRegistry, example_profile_text, parse_profile
 from frontdesk.runtime import Runtime, Speech
 from frontdesk.speech.energy import EnergyVAD
@@ -49,6 +50,9 @@ class Serving:
 @contextlib.asynccontextmanager
 async def serving(store_url: str, script: list[str], *, media_timeout_s: float | None = None,
                   timers: Timers | None = None) -> AsyncIterator[Serving]:
+    # as ``frontdesk serve`` does before the first call: a model (re)trained inside a call
+    # would hold up its greeting or its transfer past the sipp scenario's timeouts
+    await asyncio.to_thread(classify.warm)
     profile = parse_profile(example_profile_text(), "<example>")
     store = open_store(store_url)
     speech = Speech(stt=StubSTT(50, script), tts=StubTTS(20, ms_per_char=1),

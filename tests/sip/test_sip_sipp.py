@@ -12,15 +12,19 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sip_peers import CALLER, SHOP, Serving, UdpPeer, caller_audio, serving, udp_peer
 
 from frontdesk.call.events import AgentTurnDone
 from frontdesk.runtime import OpenCall
-from frontdesk.store import SESSION_DROPPED, SESSION_FINISHED, CallRecord
-from frontdesk.telephony.sip.call import SipCall
+from frontdesk.store import SESSION_DROPPED, SESSION_FINISHED, BusinessStore, CallRecord
+from frontdesk.telephony.sip.call import SipCall, dial_status
 from frontdesk.telephony.sip.message import SipRequest, SipResponse, parse
+from frontdesk.telephony.sip.rtp import DtmfEvent, RtpPacket
+from frontdesk.telephony.sip.sdp import parse_offer
+from frontdesk.telephony.sip.uas import Timers
 
 HERE = Path(__file__).parent
 SIPP = shutil.which("sipp")
@@ -76,6 +80,29 @@ async def _finished_call(serving_: Serving) -> CallRecord:
     return record
 
 
+class Turns:
+    """The agent's finished replies, as (leg, turn), of every engine call the server
+    opens: leg 0 is the answered call, leg 1 the return leg after a failed transfer."""
+
+    def __init__(self, serving_: Serving) -> None:
+        self._done: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
+        self._legs = 0
+        self.sip_call_id = ""
+        serving_.server.on_open = self._watch
+
+    def _watch(self, call: SipCall, opened: OpenCall) -> None:
+        self.sip_call_id = call.dialog.call_id
+        leg, self._legs = self._legs, self._legs + 1
+        opened.bus.subscribe(AgentTurnDone,
+                             lambda done: self._done.put_nowait((leg, done.turn)))
+
+    async def done(self, turn: int, *, leg: int = 0) -> None:
+        """Wait until the agent's reply ``turn`` (0: the greeting) of ``leg`` is over."""
+        async with asyncio.timeout(60):
+            while await self._done.get() != (leg, turn):
+                pass
+
+
 class Cues:
     """Drives a sipp caller by the agent's turns: when the agent has finished a reply, the
     test sends the caller an OPTIONS in its dialog (the cue its scenario waits for) and
@@ -83,24 +110,21 @@ class Cues:
 
     def __init__(self, serving_: Serving, peer: UdpPeer, sipp_port: int) -> None:
         self._peer, self._sipp_port = peer, sipp_port
-        self._done: asyncio.Queue[int] = asyncio.Queue()
-        self.sip_call_id = ""
-        serving_.server.on_open = self._watch
+        self.turns = Turns(serving_)
 
-    def _watch(self, call: SipCall, opened: OpenCall) -> None:
-        self.sip_call_id = call.dialog.call_id
-        opened.bus.subscribe(AgentTurnDone, lambda done: self._done.put_nowait(done.turn))
+    @property
+    def sip_call_id(self) -> str:
+        return self.turns.sip_call_id
 
-    async def after_turn(self, turn: int) -> None:
-        """Wait until the agent's reply ``turn`` (0: the greeting) is over, then cue."""
-        async with asyncio.timeout(60):
-            while await self._done.get() != turn:
-                pass
+    async def after_turn(self, turn: int, *, leg: int = 0) -> None:
+        """Wait until the agent's reply ``turn`` of ``leg`` is over, then cue."""
+        await self.turns.done(turn, leg=leg)
+        cseq = 100 * leg + turn + 1
         self._peer.send(
             (f"OPTIONS sip:caller@127.0.0.1 SIP/2.0\r\n"
-             f"Via: SIP/2.0/UDP 127.0.0.1:{self._peer.port};branch=z9hG4bK-cue{turn}\r\n"
+             f"Via: SIP/2.0/UDP 127.0.0.1:{self._peer.port};branch=z9hG4bK-cue{cseq}\r\n"
              f"From: <sip:test@127.0.0.1>;tag=cue\r\nTo: <sip:caller@127.0.0.1>\r\n"
-             f"Call-ID: {self.sip_call_id}\r\nCSeq: {turn + 1} OPTIONS\r\n"
+             f"Call-ID: {self.sip_call_id}\r\nCSeq: {cseq} OPTIONS\r\n"
              f"Content-Length: 0\r\n\r\n").encode(), self._sipp_port)
 
 
@@ -262,6 +286,135 @@ async def test_pressing_0_transfers_with_refer_then_bye(store_url: str, tmp_path
         assert hangup.data == {"status": 200}
 
 
+def _return_leg(shop: BusinessStore, original: CallRecord, sip_status: int,
+                dial_status: str) -> tuple[dict[str, Any], CallRecord]:
+    """The failed transfer recorded on the answered call, and the return leg it opened
+    (a row of its own, no carrier id, linked both ways); the transfer's event data."""
+    [failed] = shop.list_call_events(original.id, kind="sip.transfer_failed")
+    data = dict(failed.data)
+    leg = shop.get_call(data.pop("return_call_id"))
+    assert leg is not None and leg.id != original.id
+    assert (leg.from_number, leg.to_number, leg.carrier, leg.carrier_call_id) == (
+        CALLER, SHOP, "sip", None)
+    [link] = shop.list_call_events(leg.id, kind="sip.return_leg")
+    assert link.data == {"original_call_id": original.id, "sip_status": sip_status,
+                         "dial_status": dial_status}
+    [outcome] = [e for e in shop.list_call_events(leg.id, kind="escalation.outcome")
+                 if e.data["action"] == "transfer_failed"]
+    assert outcome.data["status"] == dial_status
+    # the answered call itself: transferred, as far as its own engine call knew, and
+    # never hung up by us (its BYE would have failed the sipp scenario too)
+    assert (original.outcome, original.end_reason) == ("transferred", "agent_hangup")
+    kinds = [e.kind for e in shop.list_call_events(original.id)]
+    assert "sip.transfer" not in kinds and "sip.hangup" not in kinds
+    turns = shop.list_turns(leg.id)
+    assert turns[0].agent_text_played.startswith(
+        "I'm sorry, no one could take your call just now.")
+    return data, leg
+
+
+@needs_sipp
+async def test_a_busy_transfer_target_brings_the_caller_back_to_leave_a_message(
+    store_url: str, tmp_path: Path
+) -> None:
+    _write_lines(tmp_path, 1)
+    sipp_port = _free_udp_port()
+    async with serving(store_url, ["Dana Ruiz."]) as s, udp_peer() as peer, \
+            asyncio.TaskGroup() as tg:
+        cues = Cues(s, peer, sipp_port)
+        caller = tg.create_task(_sipp(s, "uac_transfer_busy.xml", tmp_path,
+                                      "-p", str(sipp_port)))
+        await cues.after_turn(0, leg=1)  # the return leg asked for a name: the caller says it
+        await caller  # it answered our BYE, and no BYE of ours came before the cue
+        record = await _finished_call(s)
+        shop = s.shop
+        number = s.runtime.registry.by_number(SHOP).transfer_numbers[0].number
+        data, leg = _return_leg(shop, record, 486, "busy")
+        assert data == {"to": number, "refer_to": f"sip:{number}@127.0.0.1", "status": 202,
+                        "notify": 486}
+        # the return leg took the message, said goodbye and hung up: BYE on its row
+        assert (leg.status, leg.outcome, leg.end_reason) == (
+            "completed", "message", "agent_hangup")
+        turns = shop.list_turns(leg.id)
+        assert turns[0].agent_text_played.endswith("Can I get your name, please?")
+        assert [t.caller_text for t in turns[1:]] == ["Dana Ruiz."]
+        assert turns[-1].agent_text.endswith("Goodbye.")
+        [message] = shop.list_messages()
+        assert (message.caller_name, message.caller_phone, message.call_id) == (
+            "Dana Ruiz", CALLER, leg.id)
+        assert message.text.startswith("[normal] human:")
+        [text] = shop.list_commitments(kinds=("sms",))
+        assert "Dana Ruiz" in text.payload["text"]
+        [hangup] = shop.list_call_events(leg.id, kind="sip.hangup")
+        assert hangup.data == {"status": 200}
+
+
+@needs_sipp
+async def test_a_refused_refer_brings_the_caller_back_until_they_hang_up(
+    store_url: str, tmp_path: Path
+) -> None:
+    sipp_port = _free_udp_port()
+    async with serving(store_url, []) as s, udp_peer() as peer, asyncio.TaskGroup() as tg:
+        cues = Cues(s, peer, sipp_port)
+        caller = tg.create_task(_sipp(s, "uac_transfer_declined.xml", tmp_path,
+                                      "-p", str(sipp_port)))
+        await cues.after_turn(0, leg=1)  # the return leg asked for a name: the caller hangs up
+        await caller
+        record = await _finished_call(s)
+        shop = s.shop
+        number = s.runtime.registry.by_number(SHOP).transfer_numbers[0].number
+        data, leg = _return_leg(shop, record, 603, "failed")
+        assert data == {"to": number, "refer_to": f"sip:{number}@127.0.0.1", "status": 603}
+        # the caller's BYE ended the return leg; what they left is a message all the same
+        assert (leg.status, leg.end_reason) == ("completed", "caller_hangup")
+        assert "sip.bye" in [e.kind for e in shop.list_call_events(leg.id)]
+        assert shop.list_call_events(leg.id, kind="sip.hangup") == []
+        [message] = shop.list_messages()
+        assert (message.caller_phone, message.call_id) == (CALLER, leg.id)
+        assert message.text.startswith("[normal] human:")
+
+
+async def test_a_refer_nobody_answers_brings_the_caller_back_too(store_url: str) -> None:
+    """No final answer to our REFER at all (the dialog gives up with 408 after 64·T1):
+    a failed transfer like any other, with no sipp needed to stay silent."""
+    timers = Timers(t1=0.05, t2=0.2)  # the REFER gives up after 64·T1 = 3.2 s
+    offer = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             b"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+             b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n")
+    async with serving(store_url, [], timers=timers) as s, udp_peer() as peer, \
+            udp_peer() as phone_rtp:
+        turns = Turns(s)
+        peer.send(_invite(peer.port, s.port, "refer-408", sdp=offer % phone_rtp.port), s.port)
+        ok = await _final(peer.received)
+        peer.send(_in_dialog("ACK", ok, peer.port, s.port, cseq=1), s.port)
+        our_rtp = parse_offer(ok.body).media[0].port
+        press_0 = RtpPacket(101, 1, 8000, 0x5EED, bytes(DtmfEvent(0, True, 10, 800)), True)
+        phone_rtp.send(bytes(press_0), our_rtp)
+        refer = await _request(peer, "REFER")  # and its retransmissions: never answered
+        await turns.done(0, leg=1)  # the return leg asked for a message: no BYE from us
+        peer.send(_in_dialog("BYE", ok, peer.port, s.port, cseq=2), s.port)
+        assert (await _final(peer.received)).cseq == (2, "BYE")
+        record = await _finished_call(s)
+        number = s.runtime.registry.by_number(SHOP).transfer_numbers[0].number
+        assert refer.header("Refer-To") == f"<sip:{number}@127.0.0.1>"
+        data, leg = _return_leg(s.shop, record, 408, "failed")
+        assert data == {"to": number, "refer_to": f"sip:{number}@127.0.0.1", "status": 408}
+        assert (leg.status, leg.end_reason) == ("completed", "caller_hangup")
+        assert s.shop.list_call_events(leg.id, kind="sip.hangup") == []
+
+
+@pytest.mark.parametrize(("sip_status", "refer_refused", "expected"), [
+    (486, False, "busy"), (600, False, "busy"), (603, False, "busy"),
+    (408, False, "no-answer"), (480, False, "no-answer"), (487, False, "no-answer"),
+    (404, False, "failed"), (500, False, "failed"),
+    (603, True, "failed"), (408, True, "failed"), (405, True, "failed"),
+])
+def test_a_failed_transfer_is_told_to_the_return_leg_in_dial_status_words(
+    sip_status: int, refer_refused: bool, expected: str
+) -> None:
+    assert dial_status(sip_status, refer_refused=refer_refused) == expected
+
+
 async def test_stopping_the_server_hangs_up_and_drops_its_calls(store_url: str) -> None:
     async with serving(store_url, []) as s, udp_peer() as peer, asyncio.TaskGroup() as tg:
         peer.send(_invite(peer.port, s.port, "stop-1"), s.port)
@@ -278,11 +431,15 @@ async def test_stopping_the_server_hangs_up_and_drops_its_calls(store_url: str) 
         assert hangup.data == {"reason": "dropped", "status": 200}
 
 
-async def _answer_bye(peer: UdpPeer, port: int) -> SipRequest:
+async def _request(peer: UdpPeer, method: str) -> SipRequest:
     while True:
         message = parse(await peer.next())
-        if isinstance(message, SipRequest) and message.method == "BYE":
-            break
+        if isinstance(message, SipRequest) and message.method == method:
+            return message
+
+
+async def _answer_bye(peer: UdpPeer, port: int) -> SipRequest:
+    message = await _request(peer, "BYE")
     reply = SipResponse(tuple((n, v) for n, v in message.headers
                               if n in ("Via", "From", "To", "Call-ID", "CSeq")), b"",
                         status=200, reason="OK")

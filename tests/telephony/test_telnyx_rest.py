@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from frontdesk.client.carrier_api import CarrierApi, CarrierApiServer, RecordedRequest
@@ -71,6 +72,47 @@ async def test_transfer_sends_the_target_and_optional_caller_id(
     assert (with_id["to"], with_id["from"]) == ("+15125550199", "+15125550100")
     assert without["to"] == "sip:desk@pbx.example.com" and "from" not in without
     assert with_id["command_id"] != without["command_id"]
+
+
+async def test_a_transfer_that_reports_back_rings_for_a_timeout_with_client_state(
+    server: CarrierApiServer, telnyx: TelnyxActions
+) -> None:
+    await telnyx.transfer(CALL, "+15125550199", caller_id="+15125550100", timeout_s=20,
+                          client_state="shop.call.leg.mac")
+    [request] = server.api.requests
+    body = body_of(request)
+    assert_uuid(body.pop("command_id"))
+    state = base64.b64encode(b"shop.call.leg.mac").decode()
+    # the state goes on the new leg (target_leg_client_state) and on this one (client_state)
+    assert body == {"to": "+15125550199", "from": "+15125550100", "timeout_secs": 20,
+                    "client_state": state, "target_leg_client_state": state}
+
+
+async def test_the_fake_refuses_what_telnyx_refuses_in_a_transfer_or_a_stream_start(
+    server: CarrierApiServer,
+) -> None:
+    async def command(verb: str, body: dict[str, object]) -> tuple[int, object]:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                f"{server.base_url}/v2/calls/{CALL}/actions/{verb}", json=body,
+                headers={"Authorization": f"Bearer {KEY}"})
+        errors = response.json().get("errors") or [{}]
+        return response.status_code, errors[0].get("source", {}).get("pointer")
+
+    ok = base64.b64encode(b"x").decode()
+    assert await command("transfer", {"to": "+1", "timeout_secs": 4}) == (422, "/timeout_secs")
+    assert await command("transfer", {"to": "+1", "timeout_secs": 601}) == (422, "/timeout_secs")
+    assert await command("transfer", {"to": "+1", "timeout_secs": "20"}) == (
+        422, "/timeout_secs")
+    assert await command("transfer", {"to": "+1", "client_state": "not base64!"}) == (
+        422, "/client_state")
+    assert await command("transfer", {"to": "+1", "target_leg_client_state": ok + "*"}) == (
+        422, "/target_leg_client_state")
+    assert await command("streaming_start", {"stream_track": "inbound_track"}) == (
+        422, "/stream_url")
+    assert await command("transfer", {"to": "+1", "timeout_secs": 5, "client_state": ok,
+                                      "target_leg_client_state": ok}) == (200, None)
+    assert await command("streaming_start", {"stream_url": "wss://x/m"}) == (200, None)
 
 
 async def test_a_repeated_command_id_acts_once(

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from frontdesk.telephony.telnyx.webhook import TelnyxWebhookError, hangup_status, parse_event
-from frontdesk.telephony.tickets import StreamTicket, TicketError
+from frontdesk.telephony.tickets import DialTicket, StreamTicket, TicketError, TransferTicket
 from frontdesk.telephony.twilio import twiml
 
 
@@ -24,6 +24,30 @@ def test_a_ticket_round_trips_and_any_change_is_refused() -> None:
     for bad in ("", "a.b", "a.b.c.d", f"{business}.{call}.{mac}/x", "../etc.x.y"):
         with pytest.raises(TicketError):
             StreamTicket.parse(bad, "secret")
+
+
+def test_a_transfer_ticket_carries_any_carrier_id_and_passes_for_no_other_ticket() -> None:
+    control_id = "v3:lGc2tYdUqfxUiBbgWbQGbX1u6plRmGeGWMYbYaAGbAbo.x/ü"
+    ticket = TransferTicket("main-street-auto", "call-1", "leg-2", control_id)
+    token = ticket.mint("secret")
+    assert TransferTicket.parse(token, "secret") == ticket
+    assert ticket.dial == DialTicket("main-street-auto", "call-1", "leg-2")
+    with pytest.raises(TicketError, match="does not match"):
+        TransferTicket.parse(token, "other secret")
+    business, call, leg, encoded, mac = token.split(".")
+    other = TransferTicket(business, call, leg, "v3:another-call").mint("secret").split(".")[3]
+    with pytest.raises(TicketError, match="does not match"):  # another call to stream back
+        TransferTicket.parse(f"{business}.{call}.{leg}.{other}.{mac}", "secret")
+    # same fields, other label: a dial ticket's MAC is no transfer ticket's, and back
+    dial = DialTicket(business, call, leg).mint("secret")
+    with pytest.raises(TicketError):
+        TransferTicket.parse(dial, "secret")
+    with pytest.raises(TicketError):
+        DialTicket.parse(f"{business}.{call}.{leg}.{mac}", "secret")
+    for bad in ("", "a.b.c.d", "a.b.c.d.e.f", f"{token}/x", f"{business}.{call}.{leg}.A.{mac}",
+                f"{business}.{call}.{leg}.{'A' * 257}.{mac}"):
+        with pytest.raises(TicketError):
+            TransferTicket.parse(bad, "secret")
 
 
 def test_connect_stream_passes_context_as_parameters_not_a_query() -> None:

@@ -20,6 +20,14 @@ answers hears the ``<Number url>`` whisper first; then the ``action`` URL gets t
 a new media stream, where the scripted caller's remaining lines go on. The caller's
 scripted input is relayed through one queue for the whole call, so a second stream picks
 up where the first left off (what the caller "said" while the line rang is dropped).
+
+A Telnyx transfer is acted on like Telnyx does: the stream stops, the caller hears
+ring-back, and the target (``dial_outcomes`` again) is rung on a new leg whose webhooks
+(signed) echo the command's ``target_leg_client_state``: ``call.initiated``, then
+``call.answered`` and ``call.bridged``, or ``call.hangup`` with the cause (``user_busy``,
+``timeout``, ``call_rejected``). The caller's leg stays up; if frontdesk answers the
+hang-up by restarting streaming on it, the caller is back on a new media stream. The
+caller's leg's later webhooks echo the command's ``client_state``.
 """
 
 from __future__ import annotations
@@ -426,15 +434,52 @@ class TwilioEmulator(_Line):
                            "stop": {"accountSid": self.account_sid, "callSid": self.call_sid}})
 
 
+# how a transfer target answers -> the hang-up cause of the leg that rang it (None: answers)
+_TELNYX_CAUSES: dict[str, str | None] = {
+    "completed": None, "answered": None, "busy": "user_busy", "no-answer": "timeout",
+    "failed": "call_rejected"}
+
+
+@dataclass(frozen=True)
+class TelnyxTransfer:
+    """The transfer command frontdesk sent (client states as sent: base64)."""
+
+    number: str
+    from_number: str | None = None
+    timeout_s: int | None = None
+    client_state: str | None = None  # echoed on the caller's leg's later webhooks
+    target_leg_client_state: str | None = None  # echoed on the new leg's webhooks
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> TelnyxTransfer:
+        timeout = body.get("timeout_secs")
+        return cls(str(body.get("to", "")), _opt_str(body.get("from")),
+                   timeout if isinstance(timeout, int) else None,
+                   _opt_str(body.get("client_state")),
+                   _opt_str(body.get("target_leg_client_state")))
+
+
 class TelnyxEmulator(_Line):
+    """A Telnyx call into frontdesk. ``dial_outcomes``: how each transfer target answers
+    (number -> busy | no-answer | failed | completed; default completed)."""
+
     def __init__(self, dial: Dial, *, private_key: Ed25519PrivateKey, api: CarrierApi,
-                 swap_media: bool = False, http: httpx.AsyncClient | None = None) -> None:
+                 swap_media: bool = False, http: httpx.AsyncClient | None = None,
+                 dial_outcomes: Mapping[str, str] | None = None) -> None:
         super().__init__(dial, http)
         self.private_key, self.api = private_key, api
         self.call_control_id = "v3:" + secrets.token_urlsafe(24)
         self.stream_id = str(uuid.uuid4())
         self._swap = swap_media  # send media pairwise out of order (Telnyx does not promise order)
         self._held: str | None = None
+        unknown = set((dial_outcomes or {}).values()) - set(_TELNYX_CAUSES)
+        if unknown:
+            raise ValueError(f"unknown dial outcomes {sorted(unknown)}")
+        self.dial_outcomes = dict(dial_outcomes or {})
+        self._transfer: TelnyxTransfer | None = None  # the one to ring next
+        self._state: str | None = None  # client state this leg's webhooks echo
+        self._restarts: asyncio.Queue[RecordedRequest] = asyncio.Queue()  # streaming_start
+        self._answered_legs: list[dict[str, Any]] = []  # transfer legs that took the call
 
     async def run(self, inbound: AsyncIterator[Inbound]) -> CallEnded:
         self.api.register_call(self.call_control_id)
@@ -446,16 +491,53 @@ class TelnyxEmulator(_Line):
             if request.path.endswith("/actions/answer") and not answered.done():
                 answered.set_result(request)
             elif request.path.endswith("/actions/transfer"):
-                self.log.transfer_to = str((request.json or {}).get("to"))
+                transfer = TelnyxTransfer.from_body(request.json or {})
+                self.log.transfer_to = transfer.number
+                self._transfer = transfer
+                self._state = transfer.client_state or self._state
+                self.ringing = True
                 self.end_stream(by_agent=True)
+            elif request.path.endswith("/actions/streaming_start"):
+                self._restarts.put_nowait(request)
             elif request.path.endswith("/actions/hangup"):
                 self.end_stream(by_agent=True)
 
         self.api.call_hooks.append(on_rest)
         started = time.time()
-        await self.post_event("call.initiated", {"direction": "incoming", "state": "parked"})
-        answer = await asyncio.wait_for(answered, 10)
-        stream_url = str((answer.json or {}).get("stream_url"))
+        said: asyncio.Queue[Inbound] = asyncio.Queue()
+        try:
+            await self.post_event("call.initiated", {"direction": "incoming", "state": "parked"})
+            answer = await asyncio.wait_for(answered, 10)
+            async with asyncio.TaskGroup() as tg:
+                relay = tg.create_task(_relay(inbound, said))
+                await self._legs(str((answer.json or {}).get("stream_url")), said)
+                relay.cancel()
+        finally:
+            self.ringing = False
+            self.api.call_hooks.remove(on_rest)
+        ended = {"start_time": _iso(started), "end_time": _iso(time.time())}
+        for leg in self._answered_legs:  # the person who took the call hangs up too
+            await self.post_webhook("call.hangup", {
+                **leg, "hangup_cause": "normal_clearing", "hangup_source": "caller", **ended})
+        await self.post_event("call.hangup", {
+            "hangup_cause": "normal_clearing", "hangup_source": "caller", **ended})
+        return self.call_ended()
+
+    async def _legs(self, stream_url: str, said: asyncio.Queue[Inbound]) -> None:
+        """The first stream; then, while frontdesk transfers and the target does not
+        take the call, the caller back on the stream frontdesk restarts, if it does."""
+        await self._connect(stream_url, said)
+        while (transfer := self._transfer) is not None:
+            self._transfer = None
+            restarted = await self._ring(transfer)
+            if restarted is None or _caller_hung_up(said):
+                return
+            await self._connect(restarted, said)
+
+    async def _connect(self, stream_url: str, said: asyncio.Queue[Inbound]) -> None:
+        self._new_stream()
+        self._held = None
+        self.stream_id = str(uuid.uuid4())
         opening = [
             json.dumps({"event": "connected", "version": "1.0.0"}),
             json.dumps({"event": "start", "sequence_number": self.next_seq(),
@@ -467,18 +549,50 @@ class TelnyxEmulator(_Line):
                                   "media_format": {"encoding": "PCMU", "sample_rate": 8000,
                                                    "channels": 1}}}),
         ]
-        try:
-            await self.stream(local_url(stream_url, self.dial), {}, opening, inbound)
-        finally:
-            self.api.call_hooks.remove(on_rest)
-        await self.post_event("call.hangup", {
-            "hangup_cause": "normal_clearing",
+        await self.stream(local_url(stream_url, self.dial), {}, opening, _queued(said))
+
+    async def _ring(self, transfer: TelnyxTransfer) -> str | None:
+        """Ring the target on a new leg (its configured outcome) and send that leg's
+        webhooks, as Telnyx does: initiated, then answered (and bridged) or a hang-up
+        with the cause. Returns the stream URL frontdesk restarted streaming on the
+        caller's leg with, if it did so while answering the hang-up webhook (the edge
+        does; a restart that came later would not be waited for)."""
+        status = self.dial_outcomes.get(transfer.number, "completed")
+        cause = _TELNYX_CAUSES[status]
+        leg: dict[str, Any] = {
+            "call_control_id": "v3:" + secrets.token_urlsafe(24), "connection_id": "1",
+            "call_leg_id": str(uuid.uuid4()), "call_session_id": str(uuid.uuid4()),
+            "from": transfer.from_number or self.dial.to_number, "to": transfer.number,
+            "direction": "outgoing"}
+        if transfer.target_leg_client_state is not None:
+            leg["client_state"] = transfer.target_leg_client_state
+        started = time.time()
+        await self.post_webhook("call.initiated", {**leg, "state": "bridging"})
+        self.log.dial_statuses.append(status)
+        if cause is None:
+            self.ringing = False  # the person answered: the caller talks to them now
+            await self.post_webhook("call.answered", {**leg, "state": "answered"})
+            await self.post_webhook("call.bridged", {**leg, "state": "bridged"})
+            self._answered_legs.append(leg)
+            return None
+        await self.post_webhook("call.hangup", {
+            **leg, "hangup_cause": cause, "hangup_source": "callee",
             "start_time": _iso(started), "end_time": _iso(time.time())})
-        return self.call_ended()
+        if self._restarts.empty():
+            return None
+        restart = self._restarts.get_nowait()
+        return str((restart.json or {}).get("stream_url"))
 
     async def post_event(self, event_type: str, extra: dict[str, Any]) -> httpx.Response:
+        """A webhook of the caller's leg (with the client state a command gave it)."""
         payload = {"call_control_id": self.call_control_id, "connection_id": "1",
                    "from": self.dial.from_number, "to": self.dial.to_number, **extra}
+        if self._state is not None:
+            payload["client_state"] = self._state
+        return await self.post_webhook(event_type, payload)
+
+    async def post_webhook(self, event_type: str, payload: dict[str, Any]) -> httpx.Response:
+        """A Call Control webhook, signed the way Telnyx signs."""
         body = json.dumps({"data": {"event_type": event_type, "id": str(uuid.uuid4()),
                                     "occurred_at": _iso(time.time()), "payload": payload,
                                     "record_type": "event"}}).encode()
@@ -581,6 +695,10 @@ def local_url(public_url: str, dial: Dial, *, websocket: bool = True) -> str:
     path = announced.path[len(public_path):] if announced.path.startswith(public_path) \
         else announced.path
     return f"{scheme}://{real.netloc}{real.path.rstrip('/')}{path}"
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _iso(stamp: float) -> str:

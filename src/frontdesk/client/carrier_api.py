@@ -403,10 +403,9 @@ class CarrierApi:
         if call_id not in self._calls:
             return _telnyx_error(404, "10005", "Resource not found",
                                  f"No call with call_control_id {call_id}.")
-        if request.action == "transfer":
-            missing = _telnyx_missing(body, ["to"])
-            if missing is not None:
-                return missing
+        invalid = _telnyx_invalid_command(request.action, body)
+        if invalid is not None:
+            return invalid
         if not self._duplicate(call_id, body.get("command_id")):
             if request.action == "hangup":
                 self.end_call(call_id)
@@ -465,6 +464,43 @@ def _telnyx_missing(body: Mapping[str, Any], required: list[str]) -> Answer | No
             return _telnyx_error(422, "10004", "Missing required parameter",
                                  f"The '{name}' parameter is required.", pointer=f"/{name}")
     return None
+
+
+# Telnyx's transfer rings the new leg for 5..600 s (default 30) before it hangs up "timeout"
+_TRANSFER_TIMEOUT_S = range(5, 601)
+_STATE_FIELDS = ("client_state", "target_leg_client_state")
+
+
+def _telnyx_invalid_command(action: str, body: Mapping[str, Any]) -> Answer | None:
+    """What Telnyx refuses (422) in a call command's body, before it acts on it."""
+    required = {"transfer": ["to"], "streaming_start": ["stream_url"]}.get(action, [])
+    missing = _telnyx_missing(body, required)
+    if missing is not None:
+        return missing
+    for name in _STATE_FIELDS:  # "It must be a valid Base-64 encoded string."
+        value = body.get(name)
+        if value is not None and not _is_base64(value):
+            return _telnyx_error(422, "10015", "Invalid parameter",
+                                 f"The '{name}' parameter must be a valid Base-64 string.",
+                                 pointer=f"/{name}")
+    timeout = body.get("timeout_secs")
+    if action == "transfer" and timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int)
+            or timeout not in _TRANSFER_TIMEOUT_S):
+        return _telnyx_error(422, "10015", "Invalid parameter",
+                             "The 'timeout_secs' parameter must be between 5 and 600.",
+                             pointer="/timeout_secs")
+    return None
+
+
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def build_app(api: CarrierApi) -> Starlette:

@@ -69,9 +69,12 @@ class CarrierHarness:
                               dial_outcomes=dial_outcomes)
 
     def telnyx(self, to_number: str, from_number: str = "+15125550123", *,
-               swap_media: bool = False) -> TelnyxEmulator:
+               swap_media: bool = False,
+               dial_outcomes: Mapping[str, str] | None = None) -> TelnyxEmulator:
+        """A Telnyx call from ``from_number``; ``dial_outcomes`` as for :meth:`twilio`."""
         return TelnyxEmulator(self.dial(to_number, from_number), private_key=self.telnyx_key,
-                              api=self.api, swap_media=swap_media, http=self.http)
+                              api=self.api, swap_media=swap_media, http=self.http,
+                              dial_outcomes=dial_outcomes)
 
 
 @contextlib.asynccontextmanager

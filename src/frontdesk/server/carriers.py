@@ -6,7 +6,10 @@ authentication gets 403 (a WebSocket is refused before the upgrade completes), i
 with the reason and the path only, never the body (it holds callers' numbers), and
 changes nothing. The transfer callbacks (``/twilio/dial/{ticket}``, ``/twilio/whisper/
 {ticket}``) are signed webhooks too; a ticket that is malformed, forged or names no
-transfer gets 404, a used one 410, and neither is ever a 500.
+transfer gets 404, a used one 410, and neither is ever a 500. A Telnyx transfer reports
+through the webhooks of the leg it rings, which carry its ticket as client state: a
+webhook whose ticket is forged, names no transfer or was used is acknowledged (Telnyx
+would only redeliver it), logged with the reason and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from frontdesk.telephony.edge import CarrierEdge, DialRefused, StreamRefused
+from frontdesk.telephony.edge import CarrierEdge, DialRefused, StreamRefused, TransferIgnored
 from frontdesk.telephony.session import MediaSession, StreamProtocol
 from frontdesk.telephony.telnyx.media import TelnyxMediaStream
 from frontdesk.telephony.telnyx.signature import TelnyxSignatureError, TelnyxVerifier
@@ -170,6 +173,15 @@ def carrier_router(edge: CarrierEdge) -> APIRouter:
 
 
 async def _telnyx_event(edge: CarrierEdge, event: TelnyxEvent) -> None:
+    try:
+        if await edge.telnyx_leg(event):  # a transfer's leg B: never a call of our own
+            return
+    except TransferIgnored as ignored:
+        # a taken transfer's leg B hanging up when the conversation ends is the usual case
+        level = logging.INFO if ignored.reason == "used_ticket" else logging.WARNING
+        log.log(level, "ignored telnyx transfer webhook %s: %s", event.event_type,
+                ignored.reason)
+        return
     payload = event.payload
     if event.event_type == "call.initiated":
         await edge.telnyx_initiated(payload)

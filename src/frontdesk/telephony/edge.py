@@ -13,6 +13,14 @@ person takes the call, its outcome is recorded and Twilio is told to hang up aft
 when they are busy or do not answer, the outcome is recorded and the caller comes back
 on a new call row (the *return leg*, id = the ticket's leg id, so a replayed ticket
 cannot make a second one) streamed to a session that takes a message.
+
+A Telnyx transfer reports the same way through the webhooks of the leg it rings (leg B):
+the command carries a :class:`TransferTicket` as client state, naming the transfer and
+the caller's leg (A). B's ``call.answered`` records the transfer as taken; a ``call.hangup``
+before that records why it was not, opens the return leg the same way and restarts
+streaming on leg A, which Telnyx keeps up after a failed transfer. A webhook whose ticket
+is forged, names no transfer or was used already is acknowledged, logged and changes
+nothing (:class:`TransferIgnored`).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import collections
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
@@ -34,7 +42,9 @@ from frontdesk.telephony.actions import CarrierActionError
 from frontdesk.telephony.config import CarrierSettings
 from frontdesk.telephony.session import Dial, ReturnLeg
 from frontdesk.telephony.telnyx.rest import TelnyxActions
-from frontdesk.telephony.tickets import DialTicket, StreamTicket, TicketError
+from frontdesk.telephony.telnyx.transfer import LegEvent, leg_event
+from frontdesk.telephony.telnyx.webhook import TelnyxEvent
+from frontdesk.telephony.tickets import DialTicket, StreamTicket, TicketError, TransferTicket
 from frontdesk.telephony.twilio import twiml
 from frontdesk.telephony.twilio.rest import TwilioActions
 
@@ -49,6 +59,9 @@ DIAL_TAKEN = frozenset({"completed", "answered"})
 DIAL_NOT_TAKEN = frozenset({"busy", "no-answer", "failed", "canceled"})
 
 
+IgnoredReason = Literal["unknown_ticket", "no_transfer", "used_ticket"]
+
+
 class StreamRefused(Exception):
     """A media WebSocket presented no valid, unused ticket."""
 
@@ -61,6 +74,18 @@ class DialRefused(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+class TransferIgnored(Exception):
+    """A webhook of a transfer's leg B that changes nothing: its ticket is forged or
+    malformed (``unknown_ticket``), names no transfer we made (``no_transfer``), or the
+    transfer's outcome is already recorded (``used_ticket``: a taken transfer's leg B
+    hanging up at the end of the conversation lands here too). Acknowledged, never
+    retried: a redelivery would change nothing either."""
+
+    def __init__(self, reason: IgnoredReason) -> None:
+        super().__init__(reason)
+        self.reason: IgnoredReason = reason
 
 
 @dataclass(frozen=True)
@@ -339,24 +364,133 @@ class CarrierEdge:
                 await asyncio.to_thread(business.add_call_event, call.id,
                                         "carrier.transfer_result", result)
                 return twiml.hangup()
-            try:
-                leg = await asyncio.to_thread(
-                    business.create_call, call.from_number, call.to_number,
-                    call_id=ticket.leg_id, carrier="twilio", status="ringing")
-            except IntegrityError:  # another process took this ticket first
-                raise DialRefused(410, "dial ticket already used") from None
-            await asyncio.to_thread(business.add_call_event, call.id,
-                                    "carrier.transfer_result",
-                                    result | {"return_call_id": leg.id})
-            await asyncio.to_thread(business.add_call_event, leg.id, "carrier.return_leg", {
-                "original_call_id": call.id, "dial_status": status,
-                "carrier_call_id": carrier_id})
+            leg = await self._open_return_leg(business, call, ticket, "twilio", carrier_id,
+                                              result)
+            if leg is None:  # another process took this ticket first
+                raise DialRefused(410, "dial ticket already used")
         stream_ticket = StreamTicket(ticket.business_id, leg.id).mint(self.secret("twilio"))
         # no fallback transfer: the person was just tried; a failed stream apologises
         return twiml.connect_stream(
             self.stream_url("twilio", stream_ticket),
             {"call_id": leg.id, "business": ticket.business_id, "return_leg_of": call.id},
             fallback_number=None)
+
+    async def _open_return_leg(
+        self, business: BusinessStore, call: CallRecord, ticket: DialTicket, carrier: str,
+        carrier_id: str, result: dict[str, Any],
+    ) -> CallRecord | None:
+        """The caller's way back from a transfer nobody took: a ringing row whose id is
+        the ticket's leg id (None when that row exists: the ticket was used), the outcome
+        recorded on the transferred call, the link to it on the leg."""
+        try:
+            leg = await asyncio.to_thread(
+                business.create_call, call.from_number, call.to_number,
+                call_id=ticket.leg_id, carrier=carrier, status="ringing")
+        except IntegrityError:
+            return None
+        await asyncio.to_thread(business.add_call_event, call.id, "carrier.transfer_result",
+                                result | {"return_call_id": leg.id})
+        await asyncio.to_thread(business.add_call_event, leg.id, "carrier.return_leg", {
+            "original_call_id": call.id, "dial_status": result["status"],
+            "carrier_call_id": carrier_id})
+        return leg
+
+    # -- transfers that report back (Telnyx: the webhooks of leg B) ----------------------
+
+    async def telnyx_transfer(self, call: CallRecord, carrier_call_id: str,
+                              request: TransferRequested) -> None:
+        """Put the live call (leg A, ``carrier_call_id``) through to ``request.number``;
+        the new leg's webhooks carry a ticket naming both, for :meth:`telnyx_leg`.
+
+        Telnyx has no whisper for the person who answers: a warm transfer's summary is
+        recorded with the dial but not played."""
+        assert self.telnyx is not None, "the dial seam is only wired for a configured Telnyx"
+        profile = self.runtime.registry.by_number(call.to_number)
+        business = self.runtime.store.for_business(call.business_id)
+        ticket = TransferTicket(call.business_id, call.id, str(uuid.uuid4()), carrier_call_id)
+        timeout_s = profile.escalation.transfer_timeout_s
+        # recorded before the command: leg B's first webhook may come before its answer
+        await asyncio.to_thread(business.add_call_event, call.id, "carrier.dial", {
+            "to": request.number, "leg": ticket.leg_id, "timeout_s": timeout_s,
+            "summary": request.summary})
+        await self.telnyx.transfer(carrier_call_id, request.number, caller_id=call.to_number,
+                                   timeout_s=timeout_s,
+                                   client_state=ticket.mint(self.secret("telnyx")))
+
+    async def telnyx_leg(self, event: TelnyxEvent) -> bool:
+        """Act on a webhook of a transfer's leg B; False when the event is none (no client
+        state, or leg A echoing the transfer's), for the usual handling.
+
+        Raises :class:`TransferIgnored` for a ticket that changes nothing."""
+        leg = leg_event(event)
+        if leg is None:
+            return False
+        ticket, business = self._transfer_ticket(leg.state)
+        if leg.call_control_id == ticket.carrier_call_id:
+            return False  # leg A: its later webhooks carry the transfer's state too
+        if leg.status is None:
+            return True  # initiated, bridged: the outcome is still to come
+        async with self._dial_lock:
+            try:
+                await self._dialing(business, ticket.dial)
+            except DialRefused:
+                raise TransferIgnored("no_transfer") from None
+            if await self._dial_result(business, ticket.dial) is not None:
+                raise TransferIgnored("used_ticket")
+            call = await asyncio.to_thread(business.get_call, ticket.call_id)
+            assert call is not None  # it has the carrier.dial event
+            result = _leg_result(ticket, leg)
+            if leg.status in ("completed", "canceled") or await self._caller_gone(
+                    business, ticket.carrier_call_id):
+                # taken, or the caller hung up while it rang: nobody to bring back
+                await asyncio.to_thread(business.add_call_event, call.id,
+                                        "carrier.transfer_result", result)
+                return True
+            back = await self._open_return_leg(business, call, ticket.dial, "telnyx",
+                                               ticket.carrier_call_id, result)
+            if back is None:  # another process took this ticket first
+                raise TransferIgnored("used_ticket")
+        await self._stream_back(business, back, ticket.carrier_call_id)
+        return True
+
+    def _transfer_ticket(self, state: str | None) -> tuple[TransferTicket, BusinessStore]:
+        try:
+            ticket = TransferTicket.parse(state or "", self.secret("telnyx"))
+        except (TicketError, StreamRefused):
+            raise TransferIgnored("unknown_ticket") from None
+        if self.runtime.registry.get_by_id(ticket.business_id) is None:
+            raise TransferIgnored("unknown_ticket")
+        return ticket, self.runtime.store.for_business(ticket.business_id)
+
+    async def _caller_gone(self, business: BusinessStore, control_id: str) -> bool:
+        """The carrier already reported the caller's leg over (its row is the one with
+        the carrier's id: the first call, even when a return leg transferred again)."""
+        first = await asyncio.to_thread(business.find_call_by_carrier_id, "telnyx",
+                                        control_id)
+        return first is not None and first.carrier_status in FINAL_STATUSES
+
+    async def _stream_back(self, business: BusinessStore, leg: CallRecord,
+                           control_id: str) -> None:
+        """Stream leg A, still up after the failed transfer, to the return leg's session."""
+        assert self.telnyx is not None
+        ticket = StreamTicket(business.business_id, leg.id).mint(self.secret("telnyx"))
+        try:
+            await self.telnyx.start_stream(control_id,
+                                           stream_url=self.stream_url("telnyx", ticket))
+        except CarrierActionError as error:
+            log.warning("telnyx stream back for %s failed: %s", control_id, error)
+            await asyncio.to_thread(business.add_call_event, leg.id, "carrier.stream_failed",
+                                    {"status": error.status, "retryable": error.retryable,
+                                     "maybe_applied": error.maybe_applied})
+            if error.maybe_applied:
+                return  # the stream may still come; if not, the caller's hang-up ends the leg
+            await asyncio.to_thread(business.end_call, leg.id, status="failed",
+                                    outcome="none", end_reason="stream_failed")
+            # no stream, no voice: a caller left in silence is worse than one hung up on
+            try:
+                await self.telnyx.hangup(control_id)
+            except CarrierActionError as hangup_error:
+                log.warning("telnyx hangup of %s failed: %s", control_id, hangup_error)
 
     def _dial_ticket(self, token: str) -> tuple[DialTicket, BusinessStore]:
         try:
@@ -425,8 +559,23 @@ class CarrierEdge:
         return self.twilio if carrier == "twilio" else self.telnyx
 
     def dial_for(self, carrier: str) -> Dial | None:
-        """The transfer that reports its outcome, where the carrier has one (Twilio)."""
-        return self.twilio_transfer if carrier == "twilio" and self.twilio else None
+        """The transfer that reports its outcome, for a configured carrier."""
+        if carrier == "twilio" and self.twilio:
+            return self.twilio_transfer
+        if carrier == "telnyx" and self.telnyx:
+            return self.telnyx_transfer
+        return None
+
+
+def _leg_result(ticket: TransferTicket, leg: LegEvent) -> dict[str, Any]:
+    """The ``carrier.transfer_result`` of a Telnyx transfer, in the Twilio result's shape."""
+    result: dict[str, Any] = {"leg": ticket.leg_id, "status": leg.status,
+                              "leg_call_control_id": leg.call_control_id}
+    if leg.hangup_cause is not None:
+        result["hangup_cause"] = leg.hangup_cause
+    if leg.hangup_source is not None:
+        result["hangup_source"] = leg.hangup_source
+    return result
 
 
 def _details(params: dict[str, str], *names: str) -> dict[str, Any]:

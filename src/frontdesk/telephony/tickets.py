@@ -12,6 +12,11 @@ it names the call being transferred and the leg id the caller comes back on if n
 takes it. Each kind of ticket is MACed under its own label, so one can never pass for the
 other. A dial ticket is used once because its leg id becomes the return leg's primary
 key (and its outcome is recorded on the call): see ``edge.py``.
+
+A Telnyx transfer reports back only through the webhooks of the leg it rings, which name
+that new leg and carry the client state we gave the command. So the command carries a
+:class:`TransferTicket`: a dial ticket plus the carrier's id for the caller's leg, which
+the caller is streamed back on if nobody answers.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_WIDE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # a base64url-encoded carrier id
 
 
 class TicketError(ValueError):
@@ -61,13 +67,55 @@ class DialTicket:
         return cls(business_id, call_id, leg_id)
 
 
+@dataclass(frozen=True)
+class TransferTicket:
+    """A transfer of ``call_id`` (return leg id ``leg_id``) on the carrier's call
+    ``carrier_call_id``: the caller's leg, which the new leg's webhooks never name.
+
+    The carrier's id is free text (Telnyx's hold ``:``), so it travels base64url-encoded;
+    the MAC covers it, so a webhook cannot point the return stream at another call.
+    """
+
+    business_id: str
+    call_id: str
+    leg_id: str
+    carrier_call_id: str
+
+    @property
+    def dial(self) -> DialTicket:
+        return DialTicket(self.business_id, self.call_id, self.leg_id)
+
+    def mint(self, secret: str) -> str:
+        encoded = base64.urlsafe_b64encode(self.carrier_call_id.encode()).decode()
+        return _mint(secret, "transfer", self.business_id, self.call_id, self.leg_id,
+                     encoded.rstrip("="))
+
+    @classmethod
+    def parse(cls, token: str, secret: str) -> TransferTicket:
+        business_id, call_id, leg_id, encoded = _parse(token, secret, "transfer", 4,
+                                                       wide_last=True)
+        try:
+            carrier_call_id = base64.urlsafe_b64decode(
+                encoded + "=" * (-len(encoded) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+            raise TicketError("malformed transfer ticket") from None
+        if not carrier_call_id:
+            raise TicketError("malformed transfer ticket")
+        return cls(business_id, call_id, leg_id, carrier_call_id)
+
+
 def _mint(secret: str, label: str, *fields: str) -> str:
     return ".".join((*fields, _mac(secret, label, fields)))
 
 
-def _parse(token: str, secret: str, label: str, count: int) -> tuple[str, ...]:
+def _parse(token: str, secret: str, label: str, count: int, *,
+           wide_last: bool = False) -> tuple[str, ...]:
     parts = token.split(".")
-    if len(parts) != count + 1 or not all(_PART.fullmatch(p) for p in parts):
+    patterns = [_PART] * (count + 1)
+    if wide_last:
+        patterns[count - 1] = _WIDE
+    if len(parts) != count + 1 or not all(
+            pattern.fullmatch(part) for pattern, part in zip(patterns, parts, strict=True)):
         raise TicketError(f"malformed {label} ticket")
     *fields, mac = parts
     if not hmac.compare_digest(mac, _mac(secret, label, fields)):

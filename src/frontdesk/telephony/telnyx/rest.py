@@ -31,6 +31,7 @@ from frontdesk.telephony.actions import (
     post,
     required_str,
 )
+from frontdesk.telephony.telnyx.transfer import transfer_body
 
 CARRIER = "telnyx"
 CALL_ALREADY_ENDED = "90018"
@@ -103,11 +104,15 @@ class TelnyxActions(CarrierActions):
         number: str,
         *,
         caller_id: str | None = None,
+        timeout_s: int | None = None,
+        client_state: str | None = None,
         command_id: str | None = None,
     ) -> None:
-        body: dict[str, Any] = {"to": number}
-        if caller_id is not None:
-            body["from"] = caller_id
+        """Ring ``number`` on a new leg for ``timeout_s`` (Telnyx's default: 30 s) and
+        bridge the caller to it. ``client_state`` (plain text) comes back on the new leg's
+        webhooks, which is how its outcome is tied back to the call (see ``transfer.py``)."""
+        body = transfer_body(number, caller_id=caller_id, timeout_s=timeout_s,
+                             client_state=client_state)
         await self._command("transfer", carrier_call_id, body, command_id)
 
     async def hangup(self, carrier_call_id: str, *, command_id: str | None = None) -> None:
