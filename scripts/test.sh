@@ -38,5 +38,6 @@ trap cleanup EXIT
 "${as_pg[@]}" "$pg_bin/createdb" -h "$PGDIR" -p "$PORT" -U postgres frontdesk_test
 
 export FRONTDESK_TEST_REQUIRE_SIPP=1  # installed above: its tests must not skip
+export FRONTDESK_TEST_REQUIRE_LLAMA=1  # scripts/setup.sh built .venv-llm: no skipping
 export FRONTDESK_TEST_POSTGRES_URL="postgresql+psycopg://postgres@/frontdesk_test?host=$PGDIR&port=$PORT"
 .venv/bin/pytest "$@"

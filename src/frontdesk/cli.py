@@ -72,6 +72,7 @@ def _runtime(profiles: list[Profile], now: str | None, script: list[str] | None 
         typer.echo(str(error), err=True)
         raise typer.Exit(3) from None
     from frontdesk.actions.factory import BackendConfigError
+    from frontdesk.brain.llm.factory import LlmConfigError
 
     store = open_store(database_url())
     clock = _fixed_clock(now) if now else (lambda: datetime.now(UTC))
@@ -79,7 +80,10 @@ def _runtime(profiles: list[Profile], now: str | None, script: list[str] | None 
     try:
         for p in profiles:  # a missing backend secret fails here, not at the first booking
             runtime.desk(p)
-    except BackendConfigError as error:
+        for p in profiles:  # ... and a missing model API key
+            if p.brain == "llm":
+                runtime.llm(p)
+    except (BackendConfigError, LlmConfigError) as error:
         typer.echo(str(error), err=True)
         store.close()
         raise typer.Exit(2) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +19,8 @@ from frontdesk.actions.booking import BookingDesk
 from frontdesk.actions.factory import build_desk
 from frontdesk.audio import SILENCE_FRAME
 from frontdesk.brain.base import Brain
+from frontdesk.brain.llm.brain import TurnStats
+from frontdesk.brain.llm.factory import Providers, llm_brain
 from frontdesk.brain.receptionist import Receptionist
 from frontdesk.call.continuity import identifiable, join, leave
 from frontdesk.call.endpoint import EndpointConfig
@@ -130,6 +132,16 @@ class Runtime:
     desks: dict[str, BookingDesk] = field(default_factory=dict)
     # (business id, call id) of each call that ended, for the back office
     ended: asyncio.Queue[tuple[str, str]] = field(default_factory=asyncio.Queue)
+    # the chat-model clients of each business whose profile says brain: llm
+    llms: dict[str, Providers] = field(default_factory=dict)
+
+    def llm(self, profile: Profile) -> Providers:
+        """The business's model clients, built on first use; raises ``LlmConfigError``."""
+        providers = self.llms.get(profile.business.id)
+        if providers is None:
+            assert profile.llm is not None  # the profile validates brain: llm has llm:
+            providers = self.llms[profile.business.id] = Providers(profile.llm)
+        return providers
 
     def desk(self, profile: Profile) -> BookingDesk:
         """The business's desk, built on first use; raises ``BackendConfigError``."""
@@ -144,6 +156,9 @@ class Runtime:
         desks, self.desks = list(self.desks.values()), {}
         for desk in desks:
             await desk.aclose()
+        llms, self.llms = list(self.llms.values()), {}
+        for providers in llms:
+            await providers.aclose()
 
     async def open_call(
         self,
@@ -188,6 +203,13 @@ class Runtime:
                                  desk=self.desk(profile), session=session,
                                  resumed=bool(joined and joined.resumed),
                                  called_back=bool(joined and joined.called_back))
+            if profile.brain == "llm":  # the model talks; the receptionist stands behind it
+                brain = llm_brain(
+                    profile, self.llm(profile), business=business, desk=self.desk(profile),
+                    fallback=brain, call_id=record.id,
+                    session_id=session.id if session else record.id,
+                    caller_number=from_number, now=self.now,
+                    on_turn=self._llm_turn(business, record.id, profile.business.id))
         # the escalation policy hears every turn first, whichever brain answers; its
         # classifier trains once per process, off the event loop (calls would stall)
         await asyncio.to_thread(scores, "")
@@ -204,6 +226,25 @@ class Runtime:
         self.metrics.watch(bus, profile.business.id)
         return OpenCall(call, bus, record.id, profile, brain, recorder, recording,
                         self.ended, session, self.desk(profile), self.now)
+
+
+    def _llm_turn(self, business: BusinessStore, call_id: str,
+                  business_id: str) -> Callable[[TurnStats], Awaitable[None]]:
+        """Record each model turn on the call (the model as the provider named it, the
+        first-token time, filler, fallback, guard violations) and in the metrics."""
+        async def record(stats: TurnStats) -> None:
+            kinds = [v.kind for v in stats.violations]
+            self.metrics.llm_turn(business_id, fallback=stats.fallback, filler=stats.filler,
+                                  first_token_s=stats.first_token_s, violations=kinds)
+            await asyncio.to_thread(business.add_call_event, call_id, "llm.turn", {
+                "model": stats.model, "first_token_ms": None if stats.first_token_s is None
+                else round(stats.first_token_s * 1000), "filler": stats.filler,
+                "fallback": stats.fallback, "rounds": stats.rounds,
+                "tool_calls": stats.tool_calls, "tool_errors": stats.tool_errors,
+                "errors": stats.errors[:3], "violations": [
+                    {"kind": v.kind, "claimed": v.claimed, "said": v.replacement}
+                    for v in stats.violations]})
+        return record
 
 
 async def _outbound(business: BusinessStore, call_id: str) -> bool:

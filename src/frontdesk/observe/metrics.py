@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from frontdesk.call.budget import STAGES
@@ -42,6 +44,26 @@ class EngineMetrics:
             ["business", "category", "action"], registry=r)
         self.active = Gauge("frontdesk_active_calls", "Calls in progress", ["business"],
                             registry=r)
+        self.llm_turns = Counter(
+            "frontdesk_llm_turns_total", "Caller turns the LLM brain took, by what answered "
+            "(model, provider: the fallback model, brain: the receptionist, tools: the ledger)",
+            ["business", "answered", "filler"], registry=r)
+        self.llm_first_token = Histogram(
+            "frontdesk_llm_first_token_seconds", "Model request to its first text or tool call",
+            ["business"], buckets=_STAGE_BUCKETS, registry=r)
+        self.llm_guard = Counter(
+            "frontdesk_llm_guard_violations_total",
+            "Model claims the never-lie guard replaced before they were spoken",
+            ["business", "kind"], registry=r)
+
+    def llm_turn(self, business: str, *, fallback: str | None, filler: bool,
+                 first_token_s: float | None, violations: Sequence[str]) -> None:
+        """One turn of the LLM brain (``fallback``: None when the model answered)."""
+        self.llm_turns.labels(business, fallback or "model", str(filler).lower()).inc()
+        if first_token_s is not None:
+            self.llm_first_token.labels(business).observe(first_token_s)
+        for kind in violations:
+            self.llm_guard.labels(business, kind).inc()
 
     def watch(self, bus: EventBus, business: str) -> None:
         """Subscribe to one call's events."""

@@ -33,6 +33,7 @@ from frontdesk.profile.fields import (
     Text,
     _Frozen,
 )
+from frontdesk.profile.llm import LlmSettings
 from frontdesk.profile.policy import Escalation
 
 __all__ = [
@@ -278,10 +279,14 @@ class Profile(_Frozen):
     sessions: Sessions = Sessions()
     escalation: Escalation = Escalation()
     engine: EngineSettings = EngineSettings()
+    brain: Literal["rules", "llm"] = "rules"
+    llm: LlmSettings | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
         issues: list[tuple[str, str]] = []
+        if self.brain == "llm" and self.llm is None:
+            issues.append(("llm", "required when brain is llm"))
         issues += _duplicates("resources", [r.id for r in self.resources], "resource id")
         issues += _duplicates("services", [s.id for s in self.services], "service id")
         kinds = {r.kind for r in self.resources}

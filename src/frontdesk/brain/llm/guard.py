@@ -1,0 +1,414 @@
+"""The guard: model text about a side effect is spoken only if the ledger backs it.
+
+Invariant 1 ("never lie"). Before a phrase of model text is spoken, :func:`check` finds its
+claims with a table of word patterns (:func:`_rules`) and verifies each against
+:class:`Facts`. A phrase with an unbacked claim is replaced whole by sentences rendered
+from the facts, so what is said instead is true by construction.
+
+Side-effect patterns are affirmative perfects and presents ("I've booked", "you're
+booked"), so negations and offers ("I haven't booked", "I can book you") never match, and a
+match under a negation or a condition ("if that works, you're booked") is skipped. Prices
+and hours are checked in any mood. Pure: ``now`` is an argument.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
+
+from frontdesk.brain.booking_flow import article
+from frontdesk.brain.nlu import When, parse_when
+from frontdesk.brain.nlu._text import numberize
+from frontdesk.brain.say import say_price, say_when, sentence
+from frontdesk.profile import WEEKDAYS, Profile, Service
+from frontdesk.store import BookingRecord
+
+__all__ = ["BookingFact", "Facts", "GuardResult", "Kind", "Violation", "check", "strip_markup"]
+
+Kind = Literal["booking", "cancel", "reschedule", "text", "message", "transfer", "time",
+               "price", "hours", "money"]
+
+NOT_BOOKED = "I haven't booked anything yet."
+FINALIZING = "I'm still finalizing that booking; you'll get a confirmation."
+NOT_CANCELLED = "I haven't cancelled anything yet."
+NOT_CHANGED = "I haven't changed your appointment yet."
+NOT_SENT = "I haven't sent you anything yet."
+TEXT_QUEUED = "You'll get a text from us shortly."
+NO_MESSAGE = "I haven't passed on a message yet."
+NO_TRANSFER = "No one is available to take the call right now, but I can take a message."
+NO_PRICE = "I don't have a price for that; someone from the team can tell you."
+NO_MONEY = "I can't issue refunds, credits or charges myself; only the team can do that."
+
+
+@dataclass(frozen=True)
+class BookingFact:
+    id: str
+    service: str  # the service's name as spoken, e.g. "oil change"
+    start: datetime  # aware; spoken in the profile's zone
+    customer_name: str
+
+    @classmethod
+    def of(cls, record: BookingRecord, profile: Profile) -> BookingFact:
+        name = profile.service(record.service_id).name
+        return cls(record.id, name, record.start_at, record.customer_name)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is true for this call now, as the brain read it from the ledger and profile.
+
+    ``confirmed`` holds committed bookings the caller may hear about (made in this call, or
+    looked up for this caller), ``pending`` those whose outcome is unknown (the outbox
+    finishes them and tells the caller), ``cancelled`` those cancelled in this call.
+    ``texts`` are ids of texts actually queued to the caller; ``can_text`` says whether a
+    pending booking's confirmation will be texted (else someone calls)."""
+
+    profile: Profile
+    confirmed: tuple[BookingFact, ...] = ()
+    pending: tuple[BookingFact, ...] = ()
+    cancelled: tuple[BookingFact, ...] = ()
+    messages: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
+    transfers: tuple[str, ...] = ()
+    can_text: bool = False
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: Kind
+    claimed: str  # the normalised sentence that made the claim
+    replacement: str
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    text: str  # what may be spoken: the phrase itself, or sentences rendered from the facts
+    violations: tuple[Violation, ...] = ()
+
+
+# --- normalising: one spelling for contractions, number words, "p.m." -------------------
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "-": " ", "\u2013": " ", "\u2014": ","})
+_ABBREVIATIONS = "mr|mrs|ms|dr|st|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|approx|vs"
+_CONTRACTIONS = (
+    (r"\bwon't\b", "will not"), (r"\bcan't\b|\bcannot\b", "can not"), (r"n't\b", " not"),
+    (r"'re\b", " are"), (r"'ve\b", " have"), (r"'m\b", " am"), (r"'ll\b", " will"),
+    (r"'d\b", " would"), (r"\b(it|that|everything|there|here|what|he|she)'s\b", r"\1 is"),
+    (r"\b([ap])\.\s?m\b\.?", r"\1m"), (r"'", ""), (rf"\b({_ABBREVIATIONS})\.", r"\1"),
+)  # fmt: skip
+_TOKEN = re.compile(r"\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.:/]\d+)*(?:st|nd|rd|th)?|[a-z]+|[,;:.!?]")
+_SENTENCE_END = re.compile(r" [.!?](?: |$)")
+_SEGMENT_END = re.compile(r" ; | but ")
+_CLAUSE_END = re.compile(r" [,;:] | but ")
+_NEGATED = re.compile(r"\b(?:not|never|no)(?: [a-z]+)? $")
+_HYPOTHETICAL = re.compile(r"\b(?:if|once|unless|as soon as|when|whether|would|could|should"
+                           r"|shall|might|may|want me to|like me to)\b")
+
+
+def _words(text: str) -> str:
+    s = text.lower().translate(_QUOTES)
+    for pattern, repl in _CONTRACTIONS:
+        s = re.sub(pattern, repl, s)
+    return " ".join(numberize(_TOKEN.findall(s)))
+
+
+def _hedged(said: str, m: re.Match[str]) -> bool:
+    """Negated ("not booked"), or under a condition earlier in its sentence segment or in
+    its own clause after it ("if that works, you're booked"; "I'll book it once you say")."""
+    end = _CLAUSE_END.search(said, m.end())
+    after = said[m.end() : end.start() if end else len(said)]
+    before = said[: m.start()]
+    return bool(_NEGATED.search(before) or _HYPOTHETICAL.search(before + " " + after))
+
+
+# --- verifying one claim --------------------------------------------------------------
+
+Found = tuple[Kind, str] | None
+Verify = Callable[[re.Match[str], str, Facts, datetime], Found]
+
+
+def _fits(when: When | None, start: datetime, now: datetime) -> bool:
+    """Whether the day/time said matches ``start``. A weekday said on that weekday means a
+    week out to the parser, so "Thursday" on a Thursday also fits a booking today."""
+    if when is None:
+        return True
+    local = start.astimezone(now.tzinfo)
+    day, at = local.date(), local.time().replace(second=0, microsecond=0)
+    if when.day not in (None, day) and not (day == now.date() and when.day == day + timedelta(7)):
+        return False
+    if when.time is not None:
+        return when.time == at
+    return not ((when.earliest and at < when.earliest) or (when.latest and at >= when.latest))
+
+
+def _when(b: BookingFact, now: datetime) -> str:
+    return say_when(b.start.astimezone(now.tzinfo), now.date())
+
+
+def _status(facts: Facts, now: datetime, none: str = NOT_BOOKED) -> str:
+    said = [f"Your {b.service} is booked for {_when(b, now)}." for b in facts.confirmed]
+    return " ".join([*said, FINALIZING] if facts.pending else said) or none
+
+
+def _booking(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    counted = m.groupdict().get("count")
+    if counted is not None:  # "all six are booked", "both are confirmed"
+        wanted = {"all": 2, "both": 2}.get(counted) or int(counted)
+        if wanted > len(facts.confirmed):
+            return "booking", _status(facts, now)
+    when = parse_when(said, now)
+    if any(_fits(when, b.start, now) for b in facts.confirmed):
+        return None
+    return ("time" if facts.confirmed else "booking"), _status(facts, now)
+
+
+def _cancel(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    when = parse_when(said, now)
+    if any(_fits(when, b.start, now) for b in facts.cancelled):
+        return None
+    if not facts.cancelled:
+        return "cancel", NOT_CANCELLED
+    return "time", " ".join(f"Your {b.service} for {_when(b, now)} is cancelled."
+                            for b in facts.cancelled)
+
+
+def _reschedule(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    """A reschedule is a new confirmed booking plus the old one cancelled (in that order)."""
+    when = parse_when(said, now)
+    fits = any(_fits(when, b.start, now) for b in facts.confirmed)
+    if fits and facts.cancelled:
+        return None
+    kind: Kind = "time" if facts.confirmed and facts.cancelled else "reschedule"
+    return kind, _status(facts, now, NOT_CHANGED)
+
+
+def _text(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    claim = m.group(0)
+    if "email" in claim:  # frontdesk has no email channel
+        return "text", TEXT_QUEUED if facts.texts else NOT_SENT
+    promised = claim.startswith("you ") and facts.pending and facts.can_text
+    if facts.texts or promised:
+        return None
+    return "text", FINALIZING if facts.pending else NOT_SENT
+
+
+def _money(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    """No tool moves money: every refund, credit or charge the agent claims is unbacked."""
+    return "money", NO_MONEY
+
+
+def _message(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    return None if facts.messages else ("message", NO_MESSAGE)
+
+
+def _transfer(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    if facts.transfers:
+        return None
+    numbers = facts.profile.transfer_numbers
+    if numbers:
+        return "transfer", f"I can transfer you to our {numbers[0].name.lower()} if you'd like."
+    return "transfer", NO_TRANSFER
+
+
+def _named(said: str, profile: Profile) -> list[Service]:
+    return [s for s in profile.services
+            if any(re.search(rf"\b{re.escape(_words(n))}s?\b", said) for n in (s.name, *s.aliases))]
+
+
+def _price_sentence(s: Service) -> str:
+    if s.price is None:
+        return f"The price of {article(s.name)} depends on the job."
+    return f"{sentence(article(s.name))} is {say_price(s.price)}."
+
+
+def _price(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    amount = Decimal((m["d"] or m["n"]).replace(",", "")) + Decimal(m["c"] or 0) / 100
+    named = _named(said, facts.profile)
+    if any(s.price == amount for s in named or facts.profile.services):
+        return None
+    return "price", " ".join(_price_sentence(s) for s in named) if named else NO_PRICE
+
+
+DAY = (r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|weekends?|today"
+       r"|tomorrow|every day|7 days a week")
+CLOCK = r"(?:\d{1,2}(?::\d{2})?(?: [ap]m)?|noon|midnight)"
+_DAY_RE = re.compile(rf"\b(?:{DAY})\b")
+
+
+def _days(word: str, profile: Profile, now: datetime) -> list[list[tuple[time, time]]]:
+    """The opening intervals of each day a day word names (dated ones count holidays)."""
+    if word in ("today", "tomorrow"):
+        day = now.date() + timedelta(word == "tomorrow")
+        return [[(a.time(), b.time()) for a, b in profile.opening_intervals(day)]]
+    weekdays = (range(7) if word in ("every day", "7 days a week") else (5, 6)
+                if word.startswith("weekend") else [WEEKDAYS.index(word.rstrip("s"))])
+    return [profile.hours.for_weekday(i) for i in weekdays]
+
+
+def _open_days(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    closed = m.group(0).startswith(("not", "never", "no", "closed"))
+    days = _days(m["day"] or m["day2"], facts.profile, now)
+    ok = all(bool(d) != closed for d in days)
+    return None if ok else ("hours", facts.profile.describe_hours())
+
+
+def _clocks(word: str) -> set[time]:
+    """Every time a clock word may mean: "5" is 5 AM or 5 PM, "5 pm" only the latter."""
+    if word in ("noon", "midnight"):
+        return {time(12 if word == "noon" else 0)}
+    hour, _, rest = word.partition(" ")
+    h, _, mm = hour.partition(":")
+    base = int(h) % 12
+    hours = {base + 12} if rest == "pm" else {base} if rest == "am" else {base, base + 12}
+    return {time(x, int(mm or 0)) for x in hours if x < 24}
+
+
+def _open_times(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    day = _DAY_RE.search(said)
+    days = _days(day.group(0), facts.profile, now) if day else [
+        facts.profile.hours.for_weekday(i) for i in range(7)]
+    spans = [span for d in days for span in d]
+    opens_ok = not m["t"] or any(a in _clocks(m["t"]) for a, _ in spans)
+    close = m["t2"] or m.groupdict().get("t3")
+    closes_ok = not close or any(b in _clocks(close) for _, b in spans)
+    return None if opens_ok and closes_ok else ("hours", facts.profile.describe_hours())
+
+
+_ANY_MOOD = (_price, _open_days, _open_times)  # a wrong number is wrong in any sentence
+
+
+@lru_cache(maxsize=16)
+def _rules(services: tuple[str, ...]) -> tuple[tuple[Verify, re.Pattern[str]], ...]:
+    """The claim table. Service names join the nouns, so "your oil change is booked" is a
+    booking claim while "your phone number is confirmed" is not."""
+    adv = (r"(?:(?:just|now|already|also|all|successfully|officially|gone ahead and"
+           r"|went ahead and) )*")
+    did = rf"\b(?:i|and) (?:have )?{adv}"  # "and": "I've booked you and sent you a text"
+    names = "|".join(re.escape(s) for s in sorted(services, key=len, reverse=True))
+    noun = (rf"(?:(?:[a-z]+ ){{0,2}}(?:appointment|booking|reservation|visit|slot)|{names})"
+            r"(?: (?:on|for|at|with|this|next)(?: [a-z0-9:]+){1,4}?)?")  # "... on Friday"
+    was = rf"(?:is|has been) {adv}"
+    table: tuple[tuple[Verify, str], ...] = (
+        (_booking, rf"\byou are {adv}(?:booked|scheduled|reserved|confirmed|set for|down for"
+                   rf"|in for|good to go for)\b|\b(?:everything|it|that) is {adv}(?:booked"
+                   r"|scheduled|reserved)\b"),
+        (_booking, rf"{did}(?:booked|scheduled|reserved)\b"),
+        (_booking, rf"\b(?P<count>all|both|\d+)(?: (?:of them|of those|appointments|bookings"
+                   rf"|slots))? (?:are|have been) {adv}(?:booked|scheduled|reserved|confirmed)"
+                   r"\b"),
+        (_booking, rf"\b(?:your|the) (?:[a-z-]+ ){{1,3}}(?:is|has been) {adv}(?:booked"
+                   r"|scheduled|reserved)\b"),
+        (_booking, rf"{did}(?:confirmed|made|set up|locked in) (?:your|the|an?|that) {noun}\b"),
+        (_booking, r"\b(?:we|i) (?:have |have got |got )you (?:down|booked|scheduled|in"
+                   r"|pencil?led in)\b"),
+        (_booking, rf"\b{noun} (?:{was}(?:booked|scheduled|reserved|confirmed|set|locked in"
+                   r"|for|on|at)|confirmed)\b"),
+        (_booking, rf"\bsee you (?:then|on|at|today|tomorrow|this|next|{'|'.join(WEEKDAYS)})\b"),
+        (_cancel, rf"{did}(?:cancell?ed|called off)\b|\bi am {adv}cancell?ing (?:it|that|this"
+                  rf"|your|the)\b|\b(?:you are {adv}|{noun} {was}|(?:everything|it|that|this)"
+                  rf" is {adv})cancell?ed\b|\bcancell?ation (?:{was})?confirmed\b"),
+        (_reschedule, rf"{did}(?:rescheduled|moved|changed|switched) (?:you|your|it|that|the)\b"
+                      rf"|\b(?:you are {adv}|{noun} {was})(?:rescheduled|moved|changed)\b"),
+        (_text, rf"{did}(?:sent|texted|emailed|messaged) you\b|{did}(?:sent|texted|emailed)"
+                r" (?:an?|the|your) (?:confirmation )?(?:text|sms|email|link|confirmation)\b"),
+        (_text, r"\byou (?:will|should) (?:also )?(?:get|receive|be getting|be receiving|have)"
+                r" (?:(?:an?|the|your) )?(?:confirmation |quick |short )?(?:text|sms|email)\b"
+                rf"|\b(?:text|sms|email) (?:message )?{was}(?:sent|on its way)\b"),
+        (_money, rf"{did}(?:refunded|credited|reimbursed|charged|billed|waived|comped)\b"
+                 rf"|{did}(?:issued|processed|approved|sent|applied|put through) (?:you )?(?:an?"
+                 r"|the|your|that) (?:full |partial )?(?:refund|credit|reimbursement|payment"
+                 rf"|discount|chargeback)\b|\b(?:your|the|a|that) (?:full |partial )?(?:refund"
+                 rf"|credit|reimbursement|payment) {was}(?:processed|issued|approved|sent"
+                 r"|applied|on its way|done|complete|completed|confirmed)\b"
+                 rf"|\byou (?:are|will be|have been) {adv}(?:refunded|reimbursed|credited)\b"),
+        (_message, rf"{did}(?:passed|forwarded|relayed|sent|given|left|taken|saved|recorded"
+                   r"|made|written|jotted|put)(?: down| on| along| through| in)?"
+                   r" (?:your|an?|the|that|this) (?:message|note|details|information|info)\b"),
+        (_message, rf"{did}(?:passed|forwarded|relayed)(?: it| that| this| everything)?"
+                   rf" (?:on|along|over|to)\b|{did}let (?:[a-z]+ ){{1,2}}know\b"
+                   rf"|\b(?:your|the) (?:message|note) {was}(?:saved|passed|sent|forwarded"
+                   r"|recorded|taken|delivered|logged)\b"),
+        (_transfer, r"\b(?:transferring|connecting) you\b|\bputting you through\b"
+                    rf"|\b(?:i will|let me|going to|while i) {adv}(?:transfer you|connect you"
+                    rf"|put you through)\b|{did}(?:transferred|connected) you\b"),
+        (_price, r"\$(?P<d>\d[\d,]*(?:\.\d{1,2})?)|\b(?P<n>\d[\d,]*(?:\.\d{1,2})?)"
+                 r" (?:dollars?|bucks)(?: and (?P<c>\d{1,2}) cents?)?"),
+        (_open_days, rf"\b(?:(?:not|never|no longer) )?open (?:on |this |every )?(?P<day>{DAY})\b"
+                     rf"|\bclosed (?:on |this |every )?(?P<day2>{DAY})\b"),
+        (_open_times, rf"\b(?:open|opens|opening) (?:at|from) (?P<t>{CLOCK})(?: (?:to|until"
+                      rf"|till) (?P<t2>{CLOCK}))?|\b(?:open (?:(?:on )?(?:{DAY}) )?(?:until|till"
+                      rf"|til|through|to)|(?:close|closes|closing) (?:at|by)|closing time is)"
+                      rf" (?P<t3>{CLOCK})"),
+        (_open_times, rf"\b(?:open|hours are) (?P<t>{CLOCK}) (?:to|until|till) (?P<t2>{CLOCK})"),
+    )  # fmt: skip
+    return tuple((verify, re.compile(pattern)) for verify, pattern in table)
+
+
+def check(phrase: str, facts: Facts, *, now: datetime) -> GuardResult:
+    """Verify every claim in ``phrase``; see the module docstring. ``now`` is aware."""
+    now = now.astimezone(facts.profile.tz)
+    services = tuple(_words(n) for s in facts.profile.services for n in (s.name, *s.aliases))
+    found: dict[tuple[Kind, str], Violation] = {}
+    for said in _SENTENCE_END.split(_words(phrase)):
+        for segment in _SEGMENT_END.split(said):
+            for verify, pattern in _rules(services):
+                for m in pattern.finditer(segment):
+                    if verify not in _ANY_MOOD and _hedged(segment, m):
+                        continue
+                    if (hit := verify(m, segment, facts, now)) is not None:
+                        found.setdefault((hit[0], segment), Violation(hit[0], segment, hit[1]))
+    if not found:
+        return GuardResult(phrase)
+    text = " ".join(dict.fromkeys(v.replacement for v in found.values()))
+    return GuardResult(text + (" " if phrase[-1:].isspace() else ""), tuple(found.values()))
+
+
+# --- markup ---------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_TOOL_TAG = re.compile(r"<(tool_calls?|tool_use|function_calls?|function|invoke|parameter|think"
+                       r"|thinking)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+_AUTOLINK = re.compile(r"<((?:https?://|www\.)[^<>\s]+)>", re.I)
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<![^<>]*>")
+_BRACES = re.compile(r"\{[^{}]*\}")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>()\[\]{}\"']+", re.I)
+_LINE_MARK = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|[-*+\u2022][ \t]+|\d{1,2}[.)][ \t]+|>[ \t]*)",
+                        re.M)
+_LINE_BREAK = re.compile(r"(?<=[^\s.,!?;:])[ \t]*\n\s*(?=\S)")
+_DROP = str.maketrans({**dict.fromkeys(map(ord, "{}<>`*#|~"), None), ord("_"): " "})
+
+
+def _url(m: re.Match[str], website: str | None) -> str:
+    """The business's own site, without its scheme (as read aloud); any other URL goes."""
+    url = m.group(0)
+    bare = url.rstrip(".,!?;:")
+    hosts = {(urlsplit(u if "://" in u else f"http://{u}").hostname or "").removeprefix("www.")
+             for u in (bare, website or "")}
+    if website is None or len(hosts) > 1:
+        return url[len(bare) :]
+    return re.sub(r"^https?://", "", bare, flags=re.I).rstrip("/") + url[len(bare) :]
+
+
+def strip_markup(text: str, *, website: str | None = None) -> str:
+    """What of ``text`` may be spoken: no tool-call JSON, tags, markdown, or URLs other than
+    the business's ``website`` (read without its scheme). Line breaks become sentence ends.
+
+    A blob cut across phrases is dropped from its ``{`` to the end, or up to its ``}``."""
+    s = _TAG.sub(" ", _AUTOLINK.sub(r"\1", _TOOL_TAG.sub(" ", _FENCE.sub(" ", text))))
+    while (t := _BRACES.sub(" ", s)) != s:
+        s = t
+    s = s[s.rfind("}") + 1 :]
+    s = s[: s.find("{")] if "{" in s else s
+    s = _URL.sub(lambda m: _url(m, website), _MD_LINK.sub(r"\1", s))
+    s = _LINE_BREAK.sub(". ", _LINE_MARK.sub("", s)).translate(_DROP)
+    s = re.sub(r" (?=[.,!?;:])", "", re.sub(r"\s+", " ", s)).strip()
+    # a streamed piece keeps the space at its ends that joins it to its neighbours
+    lead, trail = (" " if end[:1].isspace() else "" for end in (text[:1], text[-1:]))
+    return lead + s + trail if s else lead or trail
