@@ -97,21 +97,8 @@ async def test_a_busy_owner_hands_the_caller_back_to_leave_a_message(store_url: 
     assert first is not None and first.outcome == "transferred"
     assert _event(shop, original.id, "carrier.dial")["to"] == OWNER
     assert result["status"] == "busy" and result["leg"] == leg.id
-    # the return leg: a row of its own, linked to the original, that took the message
-    assert (leg.from_number, leg.to_number, leg.carrier) == (CALLER, SHOP, "twilio")
-    assert (leg.status, leg.outcome, leg.carrier_call_id) == ("completed", "message", None)
-    assert _event(shop, leg.id, "carrier.return_leg") == {
-        "original_call_id": original.id, "dial_status": "busy",
-        "carrier_call_id": emulator.call_sid}
-    turns = shop.list_turns(leg.id)
-    assert turns[0].agent_text_played.startswith(
-        "I'm sorry, no one could take your call just now.")
-    assert [t.caller_text for t in turns[1:]] == ["Dana Ruiz."]
-    [message] = shop.list_messages()
-    assert message.caller_name == "Dana Ruiz" and message.call_id == leg.id
-    assert message.text.startswith("[normal] human:")
-    [text] = shop.list_commitments(kinds=("sms",))
-    assert text.payload["to"] == OWNER and "Dana Ruiz" in text.payload["text"]
+    _assert_the_return_leg_took_the_message(shop, original.id, leg, "twilio", "busy",
+                                            emulator.call_sid)
     runtime.store.close()
 
 
@@ -199,21 +186,8 @@ async def test_a_telnyx_transfer_nobody_takes_hands_the_caller_back_to_leave_a_m
     assert first is not None and first.outcome == "transferred"
     assert first.carrier_status == "completed"
     assert (result["status"], result["hangup_cause"], result["leg"]) == (outcome, cause, leg.id)
-    # the return leg: a row of its own, linked to the original, that took the message
-    assert (leg.from_number, leg.to_number, leg.carrier) == (CALLER, SHOP, "telnyx")
-    assert (leg.status, leg.outcome, leg.carrier_call_id) == ("completed", "message", None)
-    assert _event(shop, leg.id, "carrier.return_leg") == {
-        "original_call_id": original.id, "dial_status": outcome,
-        "carrier_call_id": emulator.call_control_id}
-    turns = shop.list_turns(leg.id)
-    assert turns[0].agent_text_played.startswith(
-        "I'm sorry, no one could take your call just now.")
-    assert [t.caller_text for t in turns[1:]] == ["Dana Ruiz."]
-    [message] = shop.list_messages()
-    assert message.caller_name == "Dana Ruiz" and message.call_id == leg.id
-    assert message.text.startswith("[normal] human:")
-    [text] = shop.list_commitments(kinds=("sms",))
-    assert text.payload["to"] == OWNER and "Dana Ruiz" in text.payload["text"]
+    _assert_the_return_leg_took_the_message(shop, original.id, leg, "telnyx", outcome,
+                                            emulator.call_control_id)
     runtime.store.close()
 
 
@@ -238,3 +212,24 @@ async def test_an_owner_who_answers_a_telnyx_transfer_takes_the_call_and_nothing
     assert [c.id for c in shop.list_calls()] == [original.id]
     assert shop.list_messages() == [] and shop.list_commitments(kinds=("sms",)) == []
     runtime.store.close()
+
+
+def _assert_the_return_leg_took_the_message(shop: BusinessStore, original_id: str,
+                                            leg: CallRecord, carrier: str, dial_status: str,
+                                            carrier_call_id: str) -> None:
+    """The return leg: a row of its own, linked to the original, that took the message
+    and texted the owner."""
+    assert (leg.from_number, leg.to_number, leg.carrier) == (CALLER, SHOP, carrier)
+    assert (leg.status, leg.outcome, leg.carrier_call_id) == ("completed", "message", None)
+    assert _event(shop, leg.id, "carrier.return_leg") == {
+        "original_call_id": original_id, "dial_status": dial_status,
+        "carrier_call_id": carrier_call_id}
+    turns = shop.list_turns(leg.id)
+    assert turns[0].agent_text_played.startswith(
+        "I'm sorry, no one could take your call just now.")
+    assert [t.caller_text for t in turns[1:]] == ["Dana Ruiz."]
+    [message] = shop.list_messages()
+    assert message.caller_name == "Dana Ruiz" and message.call_id == leg.id
+    assert message.text.startswith("[normal] human:")
+    [text] = shop.list_commitments(kinds=("sms",))
+    assert text.payload["to"] == OWNER and "Dana Ruiz" in text.payload["text"]
