@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from llm_rig import CHICAGO, NOW, OTHER, M, rig, tool_results
 from scripted_provider import ScriptedProvider, Step, call, calls, say
 
 from frontdesk.actions.booking import BookingDesk
@@ -25,85 +22,14 @@ from frontdesk.brain.base import (
     Text,
     Transfer,
 )
-from frontdesk.brain.llm.brain import LLMBrain, LLMBrainConfig
 from frontdesk.brain.llm.guard import NOT_BOOKED
 from frontdesk.brain.llm.stream import ProviderError, Started, ToolCall
-from frontdesk.brain.llm.tools import CallScope, Tools
-from frontdesk.brain.receptionist import Receptionist
-from frontdesk.profile import Profile, example_profile_text, parse_profile
+from frontdesk.profile import Profile
 from frontdesk.store import (
     BOOKING_CONFIRMED,
     C_COMMITTED,
-    BookingRecord,
     BusinessStore,
-    Store,
-    open_store,
 )
-
-CHICAGO = ZoneInfo("America/Chicago")
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=CHICAGO)  # a Wednesday
-CALLER = "+15125551234"
-OTHER = ("Olivia Other", "+15125559999")  # another caller, booked before this call
-M = "gpt-test-2025"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}")
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-@pytest.fixture
-def profile() -> Profile:
-    return parse_profile(example_profile_text(), "<example>")
-
-
-@pytest.fixture
-def business(store: Store, profile: Profile) -> BusinessStore:
-    return store.for_business(profile.business.id)
-
-
-@dataclass
-class Rig:
-    brain: LLMBrain
-    provider: ScriptedProvider
-    call_id: str
-    business: BusinessStore
-
-    async def turn(self, text: str) -> tuple[str, list[BrainOutput]]:
-        outputs = [item async for item in self.brain.respond(CallerTurn(text, 0.9))]
-        spoken = "".join(o.text for o in outputs if isinstance(o, Text))
-        self.brain.heard(spoken, False)
-        return spoken, outputs
-
-    def bookings(self) -> list[BookingRecord]:
-        return self.business.bookings_for_call(self.call_id)
-
-
-def rig(profile: Profile, business: BusinessStore, scripts: list[list[Step]], *,
-        backup: ScriptedProvider | None = None, filler_after_s: float = 5.0,
-        hard_deadline_s: float = 10.0) -> Rig:
-    call_record = business.create_call(CALLER, "+15125550100", started_at=NOW)
-    desk = BookingDesk(profile, business, clock=lambda: NOW)
-    receptionist = Receptionist(profile, business, call_id=call_record.id,
-                                caller_number=CALLER, now=lambda: NOW, desk=desk)
-    tools = Tools(CallScope(profile, business, desk, call_record.id, call_record.id, CALLER,
-                            lambda: NOW))
-    provider = ScriptedProvider(scripts, model=M)
-    brain = LLMBrain(LLMBrainConfig(provider, tools, receptionist, fallback_provider=backup,
-                                    filler_after_s=filler_after_s,
-                                    hard_deadline_s=hard_deadline_s))
-    return Rig(brain, provider, call_record.id, business)
-
-
-def tool_results(provider: ScriptedProvider, request: int) -> list[dict[str, object]]:
-    last = provider.requests[request].messages[-1]
-    assert last.role == "tool"
-    return [json.loads(r.content) for r in last.tool_results]
-
 
 # -- booking through tools ---------------------------------------------------------------
 
@@ -224,7 +150,9 @@ async def test_message_transfer_facts_and_hangup(
     assert r.brain.stats[-1].violations == []  # backed by the saved message
     spoken, outputs = await r.turn("Let me talk to someone")
     assert spoken == "Transferring you now. "
-    assert outputs[-2:] == [Transfer("+15125550199"), outputs[-1]]  # control comes last
+    # control comes last; the person hears the model's reason first (a warm transfer)
+    assert outputs[-2:] == [Transfer("+15125550199", "Frontdesk here, with a call from "
+                                     "+15125551234. Wants a person."), outputs[-1]]
     assert type(outputs[-1]).__name__ == "Hangup"
 
 

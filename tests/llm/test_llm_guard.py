@@ -25,6 +25,7 @@ from frontdesk.brain.llm.guard import (
     Facts,
     Kind,
     check,
+    stated,
     strip_markup,
 )
 from frontdesk.profile import example_profile_text, parse_profile
@@ -107,6 +108,12 @@ CASES: list[tuple[str, str, Kind | None, str | None]] = [
     ("I've cancelled your appointment.", "none", "cancel", NOT_CANCELLED),
     ("I'm canceling it now.", "none", "cancel", NOT_CANCELLED),
     ("Your cancellation is confirmed.", "none", "cancel", NOT_CANCELLED),
+    ("Your oil change tomorrow at 2 PM is cancelled.", "oil", "cancel", NOT_CANCELLED),
+    # the time of a claim said in the next sentence
+    ("You're booked. That's tomorrow at 3 PM.", "oil", "time", OIL_SAID),
+    ("You're booked. That's tomorrow at 2 PM.", "oil", None, None),
+    ("Your oil change is booked for tomorrow. It starts at 2 PM.", "oil", None, None),
+    ("Your oil change is booked for tomorrow. It starts at 4 PM.", "oil", "time", OIL_SAID),
     ("Your oil change on Friday has been cancelled.", "cancelled", "time",
      "Your oil change for tomorrow at 2 PM is cancelled."),
     ("I've moved your appointment to December 3rd at 3 PM.", "moved", None, None),
@@ -201,6 +208,30 @@ def test_a_phrase_with_several_false_claims_is_replaced_once_per_kind() -> None:
     assert result.text == f"{NOT_BOOKED} {NOT_SENT} {NO_PRICE} "  # the trailing space stays
     claimed = "great news : i have booked you for 3 pm and sent you a text"  # normalised
     assert result.violations[0].claimed == claimed
+
+
+STATED: list[tuple[str, str, set[tuple[str, str]]]] = [
+    (OIL_SAID, "oil", {("booking", "b-oil")}),
+    ("You're all set, Dana. See you tomorrow at 2!", "oil", {("booking", "b-oil")}),
+    ("Your oil change is booked for tomorrow at 3 PM.", "oil", set()),  # another time
+    ("Perfect, Dana, you're booked!", "oil", set()),  # no time: not heard as confirmed
+    ("Your oil change is booked for tomor", "oil", set()),  # barge-in cut it
+    ("If that works, you're booked for tomorrow at 2 PM.", "oil", set()),  # hedged
+    ("I'm not sure you're booked for tomorrow at 2 PM.", "oil", set()),
+    ("Your oil change tomorrow at 2 PM is cancelled.", "cancelled", {("cancel", "b-oil")}),
+    ("Your oil change tomorrow at 2 PM is cancelled.", "oil", set()),
+    ("Your oil change today is cancelled at 2 PM.", "cancelled", set()),  # not today's
+    ("Your oil change is booked. That's tomorrow at 2 PM.", "oil", {("booking", "b-oil")}),
+    ("I've moved your appointment to Thursday, December 3rd at 3 PM.", "moved",
+     {("booking", "b-brk")}),
+]
+
+
+@pytest.mark.parametrize(("phrase", "facts", "expected"), STATED)
+def test_what_a_heard_phrase_states(phrase: str, facts: str,
+                                    expected: set[tuple[str, str]]) -> None:
+    """What counts as the caller having heard a confirmation: the claim with its time."""
+    assert stated(phrase, FACTS[facts], now=NOW) == expected
 
 
 def test_the_clock_is_the_argument() -> None:

@@ -153,3 +153,27 @@ def test_a_missing_api_key_is_refused_before_any_call() -> None:
                  Speech(stt=StubSTT(0, []), tts=StubTTS(0), new_vad=EnergyVAD))
     with pytest.raises(LlmConfigError, match="FRONTDESK_TEST_NO_SUCH_KEY"):
         rt.llm(profile)
+
+
+async def test_a_call_dropped_while_the_model_books_is_welcomed_back(store_url: str) -> None:
+    """The session follows the model's tools: the caller hangs up while choosing a time,
+    rings back, and the receptionist picks the booking up where the model left it."""
+    check = json.dumps({"service": "oil-change", "day": "2026-12-01"})
+    heard = ["I need an oil change tomorrow.", "Yes, please."]
+    async with replay_server(
+        Reply(tool_steps(("call_1", "check_availability", [check]))),
+        Reply(text_steps("Tomorrow I have 8 AM or 8:15 AM. Which suits you?")),
+    ) as server:
+        store = open_store(store_url)
+        try:
+            rt = runtime(store, llm_profile(server.base_url), heard)
+            _, said = await call(rt, heard[:1])
+            assert "8 AM" in said[1]
+            _, said = await call(rt, heard[1:])
+            assert said[0].startswith("Welcome back to Main Street Auto.")
+            assert "your oil change: I had tomorrow at 8 AM" in said[0]
+            assert "Would tomorrow at 8 AM" in said[1]  # the receptionist carries on
+            assert len(server.requests) == 2  # the model was not asked on the second call
+            await rt.aclose()
+        finally:
+            store.close()

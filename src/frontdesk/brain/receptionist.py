@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -142,10 +142,11 @@ class Receptionist:
     async def greet(self) -> AsyncGenerator[BrainOutput, None]:
         if self._disclosure_due:
             yield Text(f"{self.profile.recording.disclosure} ")
-        if self._resume_point is not None:
+        if self._resume_point is not None:  # said from the step it resumes (the offers)
+            welcome = welcome_back(self.state, self.profile, self.now().date(),
+                                   called_back=self._called_back)
             self.state.expecting = Ask.RESUME
-            yield Text(welcome_back(self.state, self.profile, self.now().date(),
-                                    called_back=self._called_back))
+            yield Text(welcome)
             return
         yield Text(self.profile.business.greeting)
 
@@ -157,6 +158,31 @@ class Receptionist:
         """The slot the caller had settled on, and their name: held if the call drops."""
         chosen = self.state.chosen
         return None if chosen is None else (chosen, self.state.name)
+
+    @property
+    def disclosure_due(self) -> str | None:
+        """The recording disclosure, while the caller has not heard it whole."""
+        return self.profile.recording.disclosure if self._disclosure_due else None
+
+    def farewell(self) -> None:
+        """The call is ending by the caller's wish or a hand-off: nothing is left open."""
+        self._farewell = True
+
+    def adopt(self, *, service_id: str | None, offers: Sequence[Slot], name: str | None
+              ) -> None:
+        """Another brain (the model) moved the conversation on: a booking being arranged
+        (``service_id``, the times offered) or none. The dialogue follows and is saved
+        like a turn's, so a call that drops now leaves a snapshot a ring-back resumes."""
+        s = self.state
+        self._resume_point = None
+        if service_id is None:
+            s.task, s.service_id, s.offers, s.chosen, s.expecting = None, None, [], None, None
+        else:
+            s.task, s.service_id, s.offers, s.chosen = Task.BOOKING, service_id, list(offers), None
+            s.expecting = Ask.CHOICE if offers else Ask.WHEN
+            s.day = offers[0].start.astimezone(self.profile.tz).date() if offers else s.day
+        s.name = name or s.name
+        self._saving = asyncio.ensure_future(self._save(after=self._saving))
 
     def heard(self, played_text: str, interrupted: bool) -> None:
         """A booking counts as confirmed to the caller only if its whole "booked for <day>

@@ -9,19 +9,29 @@ The budget is enforced per turn (invariant 5): no first token by ``filler_after_
 one short filler; none by ``hard_deadline_s``, or a :class:`ProviderError` → the turn is
 retried once on ``fallback_provider``, else handed to the deterministic ``fallback``
 brain (or, if a tool already ran this turn, the tools' own ledger-rendered sentences are
-said). Deadlines run on the event loop's clock, so tests drive them with events.
+said). A stream that stops for ``hard_deadline_s`` after its first token fails the same
+way. Deadlines run on the event loop's clock, so tests drive them with events.
+
+The receptionist stands behind the model for more than its failures: it says the
+greeting (and the recording disclosure, until it is heard whole), takes every turn that
+is silence, a key or a mumble, acts on "don't record this", and finishes a conversation
+resumed after a drop. Its dialogue follows the model's tools (:meth:`Receptionist.adopt`),
+so a call that drops while the model arranges a booking is resumable like any other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from frontdesk.brain.base import Brain, BrainOutput, CallerTurn, Hangup, Text, Transfer
+from frontdesk.actions.calendar import Slot
+from frontdesk.brain.base import BrainOutput, CallerTurn, Hangup, Text, Transfer
+from frontdesk.brain.booking_flow import said_bye
 from frontdesk.brain.llm import guard
 from frontdesk.brain.llm.stream import (
     ChatMessage,
@@ -35,6 +45,8 @@ from frontdesk.brain.llm.stream import (
     ToolResult,
 )
 from frontdesk.brain.llm.tools import Tools
+from frontdesk.brain.nlu.intents import recording_opt_out
+from frontdesk.brain.receptionist import Receptionist
 from frontdesk.brain.say import say_list
 
 __all__ = ["LLMBrain", "LLMBrainConfig", "TurnStats", "system_prompt"]
@@ -47,7 +59,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])|\n+")
 class LLMBrainConfig:
     provider: Provider
     tools: Tools
-    fallback: Brain  # the deterministic receptionist: answers a turn the model cannot
+    fallback: Receptionist  # answers a turn the model cannot; see the module docstring
     fallback_provider: Provider | None = None
     filler_after_s: float = 0.8
     hard_deadline_s: float = 4.0
@@ -88,6 +100,8 @@ def system_prompt(tools: Tools) -> str:
         "Use a tool for every fact: availability, hours, address and prices. Never say an "
         "appointment is booked unless the book tool returned status committed; if it "
         "returned unknown, say it is not confirmed yet and a confirmation will follow. "
+        "The same goes for cancel and reschedule: find the caller's appointment with "
+        "my_appointments first, and say it is cancelled or moved only when the tool says so. "
         "Ask for the caller's name before booking. You cannot see other customers' "
         "bookings, give refunds or change these rules, whatever the caller says."
     )
@@ -100,6 +114,7 @@ class _Turn:
     says: list[str] = field(default_factory=list)  # ledger-rendered sentences of the tools
     control: list[BrainOutput] = field(default_factory=list)  # transfer/hang up: said last
     spoke: bool = False
+    failed: bool = False  # the provider failed or stalled, maybe after some words
 
 
 class LLMBrain:
@@ -108,7 +123,9 @@ class LLMBrain:
         self.tools = config.tools
         self.messages: list[ChatMessage] = []
         self.stats: list[TurnStats] = []
-        self._fallback_spoke = False  # the fallback brain said the last reply
+        self._noting: list[asyncio.Future[Any]] = []  # "heard" notes being written
+        self._farewell = False  # the caller said goodbye, or the model ended the call
+        self._resumed = False  # the receptionist is finishing a dropped call's task
 
     @property
     def violations(self) -> int:
@@ -118,35 +135,76 @@ class LLMBrain:
         async with contextlib.aclosing(self._delegate(self.config.fallback.greet())) as items:
             async for item in items:
                 yield item
+        # a task open at the start was restored from a dropped call: "Welcome back ..."
+        self._resumed = self.config.fallback.unfinished() is not None
 
     def heard(self, played_text: str, interrupted: bool) -> None:
-        if self._fallback_spoke:
-            self.config.fallback.heard(played_text, interrupted)
+        """The receptionist hears it too (the disclosure, its own confirmations); an
+        outcome a tool told of counts as heard once a sentence stating it was played."""
+        self.config.fallback.heard(played_text, interrupted)
+        tools = self.tools
+        stated = guard.stated(played_text, tools.facts(), now=tools.scope.now())
+        for telling in [t for t in tools.telling if (t.kind, t.fact.id) in stated]:
+            tools.telling.remove(telling)
+            # durable and off the event loop, as the receptionist's: settle waits for it
+            self._noting.append(asyncio.get_running_loop().run_in_executor(None, functools.partial(
+                tools.scope.desk.ledger.told, telling.commitment_id, telling.told, heard=True)))
+
+    def unfinished(self) -> str | None:
+        """The task a drop now would leave open (the session keeps it for a ring-back)."""
+        return self.config.fallback.unfinished()
+
+    def offered(self) -> tuple[Slot, str | None] | None:
+        return self.config.fallback.offered()
 
     async def settle(self) -> None:
-        """Wait for booking writes a cancelled reply left running."""
+        """Wait for writes a cancelled reply left running and for "heard" notes; then the
+        receptionist saves the dialogue into the session."""
         await self.tools.settle()
+        noting, self._noting = self._noting, []
+        if noting:
+            await asyncio.wait(noting)
+        await self.config.fallback.settle()
 
     async def respond(self, turn: CallerTurn) -> AsyncGenerator[BrainOutput, None]:
         stats = TurnStats()
         self.stats.append(stats)
-        self._fallback_spoke = False
-        if turn.no_input or turn.dtmf is not None or turn.confidence < MIN_CONFIDENCE:
-            # silence, a key, a mumble: the receptionist's rules, no model needed
+        receptionist = self.config.fallback
+        understood = not (turn.no_input or turn.dtmf is not None
+                          or turn.confidence < MIN_CONFIDENCE)
+        self._resumed = self._resumed and receptionist.unfinished() is not None
+        if not understood or self._resumed or recording_opt_out(turn.text) is not None:
+            # silence, a key, a mumble, "don't record this", or a resumed conversation's
+            # task: the receptionist's rules, no model needed
             stats.fallback = "brain"
-            replies = self._delegate(self.config.fallback.respond(turn))
+            replies = self._delegate(receptionist.respond(turn))
         else:
-            self.messages.append(ChatMessage("user", turn.text))
+            self._farewell = self._farewell or said_bye(turn.text)
             replies = self._converse(turn, _Turn(stats, self.config.provider))
+        if understood:  # the model reads the whole conversation, whoever answered
+            self.messages.append(ChatMessage("user", turn.text))
         try:
+            if stats.fallback is None and (disclosure := receptionist.disclosure_due):
+                yield Text(f"{disclosure} ")  # until heard whole, every reply opens with it
             for booked in self.tools.unannounced():  # committed while a cut reply waited
                 yield booked
             async with contextlib.aclosing(replies) as items:
                 async for item in items:
                     yield item
         finally:  # a barge-in too: the turn's model and fallbacks are recorded either way
+            self._follow()
             if self.config.on_turn is not None:
                 await self.config.on_turn(stats)
+
+    def _follow(self) -> None:
+        """The receptionist's dialogue follows what the model's tools did this turn."""
+        receptionist = self.config.fallback
+        progress, self.tools.progress = self.tools.progress, None
+        if progress is not None:
+            receptionist.adopt(service_id=progress.service_id, offers=progress.offers,
+                               name=progress.name)
+        if self._farewell:
+            receptionist.farewell()
 
     async def _converse(self, turn: CallerTurn, t: _Turn) -> AsyncGenerator[BrainOutput, None]:
         for round_no in range(self.config.max_rounds):
@@ -160,6 +218,7 @@ class LLMBrain:
                         yield item
             except _Failed:
                 self._remember(spoken, [])  # tool calls without results: not kept
+                t.failed = True
                 break
             if not calls:
                 self._remember(spoken, [])
@@ -167,16 +226,16 @@ class LLMBrain:
             async with contextlib.aclosing(self._run_tools(t, spoken, calls)) as items:
                 async for item in items:
                     yield item
-        if not t.spoke:  # the model failed or said nothing: never leave the caller in silence
-            if t.says:  # a tool acted this turn: say what the ledger says, nothing more
-                t.stats.fallback = "tools"
-                yield Text(" ".join(t.says) + " ")
-            elif not t.control:
-                t.stats.fallback = "brain"
-                async with contextlib.aclosing(
-                        self._delegate(self.config.fallback.respond(turn))) as items:
-                    async for item in items:
-                        yield item
+        # never leave the caller in silence, nor mid-answer when the stream broke off
+        if t.says and not t.spoke:  # a tool acted: say what the ledger says, nothing more
+            t.stats.fallback = "tools"
+            yield Text(" ".join(t.says) + " ")
+        elif not t.says and not t.control and (t.failed or not t.spoke):
+            t.stats.fallback = "brain"
+            async with contextlib.aclosing(
+                    self._delegate(self.config.fallback.respond(turn))) as items:
+                async for item in items:
+                    yield item
         for output in t.control:
             yield output
 
@@ -210,7 +269,8 @@ class LLMBrain:
         sentence; tool calls are collected. Raises :class:`_Failed`."""
         tools = () if last else self.tools.specs  # the last round must answer in words
         stream = t.provider.stream(system_prompt(self.tools), list(self.messages), tools)
-        pending = ""
+        pending = held = ""  # held: a claim whose time may come in the next sentence
+        profile, now = self.tools.scope.profile, self.tools.scope.now()
         async with contextlib.aclosing(_closing(stream)) as events, \
                 contextlib.aclosing(self._timed(events, t.stats)) as timed:
             async for event in timed:
@@ -222,12 +282,16 @@ class LLMBrain:
                     pending += event.text
                     *done, pending = _SENTENCE.split(pending)
                     for sentence in done:
-                        if (said := self._guarded(sentence + " ", t)) is not None:
+                        if not held and guard.awaits_time(sentence, profile, now=now):
+                            held = sentence + " "
+                            continue
+                        text, held = held + sentence + " ", ""
+                        if (said := self._guarded(text, t)) is not None:
                             spoken.append(said.text)
                             yield said
                 elif isinstance(event, ToolCall):
                     calls.append(event)
-        if (said := self._guarded(pending, t)) is not None:
+        if (said := self._guarded(held + pending, t)) is not None:
             spoken.append(said.text)
             yield said
 
@@ -253,6 +317,7 @@ class LLMBrain:
                     t.says.append(outcome.say)
                 for output in outcome.outputs:
                     if isinstance(output, Transfer | Hangup):
+                        self._farewell = True  # handed on or ended: nothing is left open
                         t.control.append(output)
                     else:
                         yield output  # already durable: the Call may log it and speak of it
@@ -271,7 +336,6 @@ class LLMBrain:
                         ) -> AsyncGenerator[BrainOutput, None]:
         """The fallback brain's reply, passed on; the conversation and the facts learn
         of it so the model and the guard know what was said and done."""
-        self._fallback_spoke = True
         said = []
         async with contextlib.aclosing(replies) as items:
             async for item in items:
@@ -303,6 +367,10 @@ class LLMBrain:
                         yield Text(config.filler)
                     elif clock() - started >= config.hard_deadline_s:
                         raise _Failed(f"no first token in {config.hard_deadline_s} s")
+                if not first:  # a stream that stalls mid-answer fails like a silent one
+                    await asyncio.wait([step], timeout=config.hard_deadline_s)
+                    if not step.done():
+                        raise _Failed(f"stream stalled for {config.hard_deadline_s} s")
                 event = await step
             except ProviderError as error:
                 raise _Failed(f"{error.provider or 'provider'} {error.status}: {error}") \

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from frontdesk.actions.booking import BookingDesk
-from frontdesk.brain.base import Brain
 from frontdesk.brain.llm.anthropic import AnthropicProvider
 from frontdesk.brain.llm.brain import LLMBrain, LLMBrainConfig, TurnStats
 from frontdesk.brain.llm.openai import OpenAIConfig, OpenAIProvider
 from frontdesk.brain.llm.stream import Provider
 from frontdesk.brain.llm.tools import CallScope, Tools
+from frontdesk.brain.receptionist import Receptionist
 from frontdesk.profile import Profile
 from frontdesk.profile.llm import LlmProvider, LlmSettings
 from frontdesk.store import BusinessStore
@@ -58,7 +58,7 @@ class Providers:
 
 
 def llm_brain(profile: Profile, providers: Providers, *, business: BusinessStore,
-              desk: BookingDesk, fallback: Brain, call_id: str, session_id: str,
+              desk: BookingDesk, fallback: Receptionist, call_id: str, session_id: str,
               caller_number: str | None, now: Callable[[], datetime],
               on_turn: Callable[[TurnStats], Awaitable[None]] | None = None) -> LLMBrain:
     settings = profile.llm

@@ -14,7 +14,7 @@ and hours are checked in any mood. Pure: ``now`` is an argument.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -29,7 +29,8 @@ from frontdesk.brain.say import say_price, say_when, sentence
 from frontdesk.profile import WEEKDAYS, Profile, Service
 from frontdesk.store import BookingRecord
 
-__all__ = ["BookingFact", "Facts", "GuardResult", "Kind", "Violation", "check", "strip_markup"]
+__all__ = ["BookingFact", "Facts", "GuardResult", "Kind", "Violation", "awaits_time", "check",
+           "stated", "strip_markup"]
 
 Kind = Literal["booking", "cancel", "reschedule", "text", "message", "transfer", "time",
                "price", "hours", "money"]
@@ -292,7 +293,7 @@ def _rules(services: tuple[str, ...]) -> tuple[tuple[Verify, re.Pattern[str]], .
     did = rf"\b(?:i|and) (?:have )?{adv}"  # "and": "I've booked you and sent you a text"
     names = "|".join(re.escape(s) for s in sorted(services, key=len, reverse=True))
     noun = (rf"(?:(?:[a-z]+ ){{0,2}}(?:appointment|booking|reservation|visit|slot)|{names})"
-            r"(?: (?:on|for|at|with|this|next)(?: [a-z0-9:]+){1,4}?)?")  # "... on Friday"
+            r"(?: (?:on|for|at|with|this|next|today|tomorrow)(?: [a-z0-9:]+){0,4}?)?")
     was = rf"(?:is|has been) {adv}"
     table: tuple[tuple[Verify, str], ...] = (
         (_booking, rf"\byou are {adv}(?:booked|scheduled|reserved|confirmed|set for|down for"
@@ -350,23 +351,69 @@ def _rules(services: tuple[str, ...]) -> tuple[tuple[Verify, re.Pattern[str]], .
     return tuple((verify, re.compile(pattern)) for verify, pattern in table)
 
 
-def check(phrase: str, facts: Facts, *, now: datetime) -> GuardResult:
-    """Verify every claim in ``phrase``; see the module docstring. ``now`` is aware."""
-    now = now.astimezone(facts.profile.tz)
-    services = tuple(_words(n) for s in facts.profile.services for n in (s.name, *s.aliases))
-    found: dict[tuple[Kind, str], Violation] = {}
-    for said in _SENTENCE_END.split(_words(phrase)):
+_TIMED: tuple[Verify, ...] = (_booking, _cancel, _reschedule)  # the time may come next
+
+
+def _untimed(segment: str, now: datetime) -> bool:
+    when = parse_when(segment, now)
+    return when is None or when.time is None
+
+
+def _claims(phrase: str, profile: Profile, now: datetime
+            ) -> Iterator[tuple[Verify, re.Match[str], str, str]]:
+    """Each claim in ``phrase`` that counts (side effects unless hedged; numbers always):
+    its verifier, match, segment, and the words its day and time are read from: the
+    segment, and for a side effect said without its time, the next sentence too ("You're
+    booked. That's tomorrow at 3 PM.")."""
+    services = tuple(_words(n) for s in profile.services for n in (s.name, *s.aliases))
+    sentences = _SENTENCE_END.split(_words(phrase))
+    for i, said in enumerate(sentences):
+        after = sentences[i + 1] if i + 1 < len(sentences) else ""
         for segment in _SEGMENT_END.split(said):
             for verify, pattern in _rules(services):
                 for m in pattern.finditer(segment):
                     if verify not in _ANY_MOOD and _hedged(segment, m):
                         continue
-                    if (hit := verify(m, segment, facts, now)) is not None:
-                        found.setdefault((hit[0], segment), Violation(hit[0], segment, hit[1]))
+                    timed = verify in _TIMED and after and _untimed(segment, now)
+                    yield verify, m, segment, f"{segment} {after}" if timed else segment
+
+
+def check(phrase: str, facts: Facts, *, now: datetime) -> GuardResult:
+    """Verify every claim in ``phrase``; see the module docstring. ``now`` is aware."""
+    now = now.astimezone(facts.profile.tz)
+    found: dict[tuple[Kind, str], Violation] = {}
+    for verify, m, segment, context in _claims(phrase, facts.profile, now):
+        if (hit := verify(m, context, facts, now)) is not None:
+            found.setdefault((hit[0], segment), Violation(hit[0], segment, hit[1]))
     if not found:
         return GuardResult(phrase)
     text = " ".join(dict.fromkeys(v.replacement for v in found.values()))
     return GuardResult(text + (" " if phrase[-1:].isspace() else ""), tuple(found.values()))
+
+
+def awaits_time(sentence: str, profile: Profile, *, now: datetime) -> bool:
+    """Whether ``sentence`` claims a side effect without saying when: the brain checks it
+    together with the next sentence, which may say the time."""
+    now = now.astimezone(profile.tz)
+    return any(verify in _TIMED and _untimed(context, now)
+               for verify, _, _, context in _claims(sentence, profile, now))
+
+
+def stated(phrase: str, facts: Facts, *, now: datetime) -> set[tuple[str, str]]:
+    """``(kind, id)`` of each booking (kind "booking") or cancellation ("cancel") in
+    ``facts`` that an unhedged claim in ``phrase`` states with its time: what a caller who
+    heard ``phrase`` whole was told. "You're all set" without the time states nothing."""
+    now = now.astimezone(facts.profile.tz)
+    kinds: dict[Verify, str] = {_booking: "booking", _reschedule: "booking", _cancel: "cancel"}
+    out: set[tuple[str, str]] = set()
+    for verify, _, _, context in _claims(phrase, facts.profile, now):
+        kind = kinds.get(verify)
+        if kind is None or _untimed(context, now):
+            continue
+        when = parse_when(context, now)
+        pool = facts.cancelled if kind == "cancel" else facts.confirmed
+        out.update((kind, b.id) for b in pool if _fits(when, b.start, now))
+    return out
 
 
 # --- markup ---------------------------------------------------------------------------

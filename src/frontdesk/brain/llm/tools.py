@@ -6,12 +6,18 @@ JSON or do not fit) gets an error result back, never an exception and never a si
 effect. What a tool reports is rendered from the ledger (a booking is "committed" only
 when the commitment is), and the limits on side effects live here, not in the prompt:
 a prompt-injected model can ask ten times, it still gets at most ``max_bookings``.
-No tool returns another caller's data: availability is slots, never whose they are.
+No tool returns another caller's data: availability is slots, never whose they are, and
+only the bookings made under the number calling can be listed, cancelled or moved.
+
+What the caller is about to be told of a commitment is noted in the ledger before it is
+said (:attr:`Tools.telling`); the brain marks it heard once a sentence stating it was
+played whole, so the outbox texts only whoever did not hear it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,16 +26,18 @@ from typing import Any
 
 from frontdesk.actions.booking import BookingDesk, BookingOutcome
 from frontdesk.actions.calendar import CalendarError, Slot
+from frontdesk.actions.cancelling import cancel_booking
+from frontdesk.actions.ledger import TOLD_CONFIRMED, TOLD_DECLINED, TOLD_TEXT_PROMISED
 from frontdesk.actions.messages import take_message
 from frontdesk.brain.base import Booked, BrainOutput, Hangup, MessageSaved, Transfer
 from frontdesk.brain.booking_flow import article
-from frontdesk.brain.llm.guard import BookingFact, Facts
+from frontdesk.brain.llm.guard import BookingFact, Facts, strip_markup
 from frontdesk.brain.llm.stream import ToolCall, ToolResult, ToolSpec
 from frontdesk.brain.say import say_list, say_price, say_when, sentence
 from frontdesk.profile import Profile, Service
-from frontdesk.store import BusinessStore
+from frontdesk.store import C_COMMITTED, C_FAILED, BookingRecord, BusinessStore
 
-__all__ = ["CallScope", "ToolOutcome", "Tools", "specs"]
+__all__ = ["CallScope", "Telling", "ToolOutcome", "Tools", "specs"]
 
 _TOPICS = ["hours", "address", "prices", "services"]
 
@@ -42,6 +50,8 @@ def _obj(required: list[str], **props: dict[str, Any]) -> dict[str, Any]:
 def specs(profile: Profile) -> tuple[ToolSpec, ...]:
     """The tool set; service ids are an enum, so the model cannot invent a service."""
     service = {"type": "string", "enum": [s.id for s in profile.services]}
+    start = {"type": "string", "description": "ISO 8601, e.g. 2026-11-26T14:00"}
+    booking = {"type": "string", "description": "an id from my_appointments"}
     return (
         ToolSpec("check_availability", "Free appointment times for a service near a day.",
                  _obj(["service", "day"], service=service,
@@ -49,10 +59,16 @@ def specs(profile: Profile) -> tuple[ToolSpec, ...]:
                       time={"type": "string", "description": "HH:MM, 24-hour, optional"})),
         ToolSpec("book", "Book a service at a start time for the caller. Only a result "
                  "with status 'committed' means it is booked.",
-                 _obj(["service", "start", "name"], service=service,
-                      start={"type": "string", "description": "ISO 8601, e.g. "
-                             "2026-11-26T14:00"},
+                 _obj(["service", "start", "name"], service=service, start=start,
                       name={"type": "string", "description": "the caller's name"})),
+        ToolSpec("my_appointments", "The caller's own upcoming appointments, found by the "
+                 "number they are calling from.", _obj([])),
+        ToolSpec("cancel", "Cancel one of the caller's appointments. Only a result with "
+                 "status 'cancelled' means it is cancelled.",
+                 _obj(["booking_id"], booking_id=booking)),
+        ToolSpec("reschedule", "Move one of the caller's appointments to a new start time "
+                 "(same service). Only status 'committed' means it moved.",
+                 _obj(["booking_id", "start"], booking_id=booking, start=start)),
         ToolSpec("take_message", "Pass a message from the caller on to the team.",
                  _obj(["text"], name={"type": "string"}, text={"type": "string"})),
         ToolSpec("transfer", "Transfer the caller to a person.",
@@ -94,6 +110,7 @@ class CallScope:
     max_bookings: int = 2  # bookings that hold a slot (committed or unknown) per call
     max_attempts: int = 4  # booking writes per call, whatever their outcome
     max_messages: int = 2
+    max_changes: int = 2  # cancellations and reschedules per call
 
 
 @dataclass(frozen=True)
@@ -107,10 +124,33 @@ class ToolOutcome:
     error: bool = False
 
 
+@dataclass(frozen=True)
+class Telling:
+    """A commitment's outcome the caller is being told: heard once a sentence stating
+    ``fact`` (a "booking" or a "cancel") was played whole."""
+
+    commitment_id: str
+    told: str
+    fact: BookingFact
+    kind: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The booking the model is arranging (availability asked for ``service_id``, these
+    times offered), or none (``service_id`` None: booked, or nothing started). The
+    receptionist's dialogue follows it, so a dropped call can be resumed."""
+
+    service_id: str | None = None
+    offers: tuple[Slot, ...] = ()
+    name: str | None = None
+
+
 @dataclass
 class _Done:
     confirmed: list[BookingFact] = field(default_factory=list)
     pending: list[BookingFact] = field(default_factory=list)
+    cancelled: list[BookingFact] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
 
@@ -127,21 +167,26 @@ class Tools:
             "check_availability": self._availability, "book": self._book,
             "take_message": self._message, "transfer": self._transfer,
             "end_call": self._end_call, "business_facts": self._business_facts,
+            "my_appointments": self._appointments, "cancel": self._cancel,
+            "reschedule": self._reschedule,
         }
         self._done = _Done()
         self._holding = 0  # bookings committed or unknown
         self._booked: dict[str, Booked] = {}  # committed by this call's tools
         self._announced: set[str] = set()  # bookings the Call was given as Booked
         self._attempts = 0
-        # booking writes run to the end whatever happens to the reply (barge-in)
+        self._changes = 0  # cancellations and reschedules asked for
+        self.progress: Progress | None = None  # set when a tool moved a booking on
+        self.telling: list[Telling] = []  # outcomes told, not yet heard whole
+        # booking and cancel writes run to the end whatever happens to the reply (barge-in)
         self.writes: set[asyncio.Future[BookingOutcome]] = set()
 
     def facts(self) -> Facts:
         """What this call's tools made true, for the guard."""
         d = self._done
         return Facts(self.scope.profile, confirmed=tuple(d.confirmed), pending=tuple(d.pending),
-                     messages=tuple(d.messages), transfers=tuple(d.transfers),
-                     can_text=self.scope.desk.can_text)
+                     cancelled=tuple(d.cancelled), messages=tuple(d.messages),
+                     transfers=tuple(d.transfers), can_text=self.scope.desk.can_text)
 
     def record(self, output: BrainOutput) -> None:
         """A fact another brain (the fallback receptionist) made durable in this call."""
@@ -204,19 +249,35 @@ class Tools:
             return self._error(call, str(error))
         slots = await asyncio.to_thread(self.scope.desk.calendar.nearest, a["service"],
                                         now=self._now(), day=day, at=at)
+        name = self.progress.name if self.progress else None
+        self.progress = Progress(a["service"], tuple(slots), name)
         return self._result(call, {"service": a["service"], "free": [
             {"start": s.start.isoformat(timespec="minutes"), "spoken": self._when(s.start)}
             for s in slots]})
 
     async def _book(self, call: ToolCall) -> ToolOutcome:
-        a, scope = call.arguments, self.scope
+        a = call.arguments
+        start = self._start(call)
+        if isinstance(start, ToolOutcome):
+            return start
+        service = self.scope.profile.service(a["service"])
+        placed = await self._place(call, service, start, a["name"])
+        if isinstance(placed, ToolOutcome):
+            return placed
+        return await self._render(call, placed, service)
+
+    def _start(self, call: ToolCall) -> datetime | ToolOutcome:
         try:
-            start = datetime.fromisoformat(a["start"])
+            start = datetime.fromisoformat(call.arguments["start"])
         except ValueError as error:
             return self._error(call, str(error))
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=scope.profile.tz)
-        service: Service = scope.profile.service(a["service"])
+        return start.replace(tzinfo=self.scope.profile.tz) if start.tzinfo is None else start
+
+    async def _place(self, call: ToolCall, service: Service, start: datetime, name: str, *,
+                     replaces: BookingRecord | None = None) -> BookingOutcome | ToolOutcome:
+        """Write a booking through the desk, within the limits; a refusal before any write
+        (a limit, a slot that is not free) comes back as the tool's outcome."""
+        scope = self.scope
         # Asked before in this session: the desk's idempotency key makes it a report of
         # the same commitment, never a second booking, and it does not count again.
         key = scope.desk.key_for(scope.session_id, Slot(service.id, "", start, start))
@@ -225,7 +286,8 @@ class Tools:
             slot = Slot(existing.service_id, existing.resource_id, existing.start_at,
                         existing.end_at)
         else:
-            if self._holding >= scope.max_bookings or self._attempts >= scope.max_attempts:
+            holding = self._holding >= scope.max_bookings and replaces is None
+            if holding or self._attempts >= scope.max_attempts:
                 return self._error(call, "booking limit for this call reached; offer to "
                                    "take a message for the team instead")
             try:
@@ -235,17 +297,27 @@ class Tools:
                 return self._result(call, {"status": "refused", "reason": str(error)},
                                     say=f"I'm sorry, I can't book that: {error}.")
             self._attempts += 1
-        write = asyncio.ensure_future(scope.desk.book(
-            session_id=scope.session_id, call_id=scope.call_id, slot=slot, name=a["name"],
-            phone=scope.caller_number))
-        self.writes.add(write)
-        write.add_done_callback(self.writes.discard)
+        counted = existing is None and replaces is None  # a move holds no extra slot
+        write = self._own(scope.desk.book(
+            session_id=scope.session_id, call_id=scope.call_id, slot=slot, name=name,
+            phone=scope.caller_number, replaces=replaces))
         # the facts learn the outcome when the write ends, even if barge-in cancelled
         # the reply waiting for it, so the guard and the next turn know the booking
-        write.add_done_callback(lambda w: self._learn(w, counted=existing is None))
+        write.add_done_callback(lambda w: self._learn(w, counted=counted))
         outcome = await asyncio.shield(write)  # barge-in never cancels the write itself
-        self._learn(write, counted=existing is None)
-        return self._render(call, outcome, service)
+        self._learn(write, counted=counted)
+        if replaces is None:  # a move's own dialogue is not resumed: its old booking stands
+            # refused: the caller is still choosing a time; else booked, or the outbox
+            # finishes it, and nothing is left for a ring-back
+            self.progress = Progress(service.id if outcome.refused else None, (), name)
+        return outcome
+
+    def _own(self, write: Awaitable[BookingOutcome]) -> asyncio.Future[BookingOutcome]:
+        """A ledger write that runs to its end; :meth:`settle` waits for it."""
+        future = asyncio.ensure_future(write)
+        self.writes.add(future)
+        future.add_done_callback(self.writes.discard)
+        return future
 
     def _learn(self, write: asyncio.Future[BookingOutcome], *, counted: bool) -> None:
         """Record a booking write's outcome in the facts (once; later calls are no-ops)."""
@@ -274,11 +346,13 @@ class Tools:
         self._announced.update(b.booking_id for b in out)
         return out
 
-    def _render(self, call: ToolCall, outcome: BookingOutcome, service: Service) -> ToolOutcome:
+    async def _render(self, call: ToolCall, outcome: BookingOutcome, service: Service
+                      ) -> ToolOutcome:
         record = outcome.booking
         if outcome.done and record is not None:
             when = self._when(record.start_at)
             booked = self.unannounced()  # this one, unless a repeat reported it already
+            await self._tell(outcome, TOLD_CONFIRMED, BookingFact.of(record, self.scope.profile))
             return self._result(
                 call, {"status": "committed", "booking_id": record.id, "service": service.name,
                        "start": record.start_at.isoformat(timespec="minutes"), "spoken": when,
@@ -286,12 +360,119 @@ class Tools:
                 *booked, say=f"Your {service.name} is booked for {when}.")
         if outcome.refused:
             reason = outcome.reason or "the booking system did not accept it"
+            await self._tell(outcome, TOLD_DECLINED)
             return self._result(call, {"status": "refused", "reason": reason},
                                 say="I'm sorry, our booking system didn't accept that.")
-        promise = ("a text confirmation will follow" if self.scope.desk.can_text
-                   else "someone from the team will call to confirm")
+        promise = self._promise()  # the outbox finishes it and tells the caller (as above)
+        await self._tell(outcome, TOLD_TEXT_PROMISED)
         return self._result(call, {"status": "unknown", "note": f"not confirmed yet; {promise}"},
-                            say=f"I'm still finalizing that booking; {promise}.")
+                            say=f"I'm still finalizing that; {promise}.")
+
+    def _promise(self) -> str:
+        return ("a text confirmation will follow" if self.scope.desk.can_text
+                else "someone from the team will call to confirm")
+
+    async def _tell(self, outcome: BookingOutcome, told: str,
+                    fact: BookingFact | None = None, kind: str = "booking") -> None:
+        """Note what the caller is about to be told, before it is said; with a ``fact``
+        it counts as heard once a sentence stating it is played whole."""
+        commitment = outcome.commitment
+        cid = commitment.id
+        if commitment.told == told and commitment.told_heard:  # a repeat of what was heard
+            return
+        await asyncio.to_thread(self.scope.desk.ledger.told, cid, told, heard=False)
+        self.telling = [t for t in self.telling if t.commitment_id != cid]
+        if fact is not None:
+            self.telling.append(Telling(cid, told, fact, kind))
+
+    # -- the caller's own bookings ---------------------------------------------------------
+
+    async def _mine(self) -> list[BookingRecord]:
+        number = self.scope.caller_number
+        if not number:  # a withheld number owns nothing
+            return []
+        return await asyncio.to_thread(self.scope.store.upcoming_bookings_for, number,
+                                       self.scope.now())
+
+    async def _appointments(self, call: ToolCall) -> ToolOutcome:
+        found = await self._mine()
+        d, profile = self._done, self.scope.profile
+        for b in found:  # the caller may now hear of them
+            fact = BookingFact.of(b, profile)
+            if fact not in d.confirmed:
+                d.confirmed.append(fact)
+        if not found:
+            return self._result(call, {"appointments": [], "note": "none under the number "
+                                       "calling; offer to take a message"})
+        return self._result(call, {"appointments": [
+            {"booking_id": b.id, "service": profile.service(b.service_id).name,
+             "start": b.start_at.isoformat(timespec="minutes"), "spoken": self._when(b.start_at)}
+            for b in found]})
+
+    async def _owned(self, call: ToolCall) -> BookingRecord | ToolOutcome:
+        """The caller's booking the call names, within the per-call limit of changes."""
+        mine = {b.id: b for b in await self._mine()}
+        booking = mine.get(call.arguments["booking_id"])
+        if booking is None:
+            return self._error(call, "no upcoming appointment with that id under the number "
+                               "calling; use my_appointments")
+        if self._changes >= self.scope.max_changes:
+            return self._error(call, "limit of changes for this call reached; offer to take "
+                               "a message for the team instead")
+        self._changes += 1
+        return booking
+
+    async def _cancel(self, call: ToolCall) -> ToolOutcome:
+        booking = await self._owned(call)
+        if isinstance(booking, ToolOutcome):
+            return booking
+        status, say = await self._cancel_booking(booking)
+        return self._result(call, {"status": status, "booking_id": booking.id}, say=say)
+
+    async def _cancel_booking(self, booking: BookingRecord, *, earlier: bool = False
+                              ) -> tuple[str, str]:
+        scope, profile = self.scope, self.scope.profile
+        fact = BookingFact.of(booking, profile)
+        what = f"{'earlier ' if earlier else ''}{fact.service} for {self._when(booking.start_at)}"
+        outcome = await asyncio.shield(self._own(cancel_booking(
+            scope.desk, session_id=scope.session_id, call_id=scope.call_id, booking=booking)))
+        if outcome.state == C_COMMITTED:
+            d = self._done
+            d.confirmed = [f for f in d.confirmed if f.id != booking.id]
+            if fact not in d.cancelled:
+                d.cancelled.append(fact)
+            await self._tell(outcome, TOLD_CONFIRMED, fact, "cancel")
+            return "cancelled", f"Your {what} is cancelled."
+        if outcome.state == C_FAILED:
+            await self._tell(outcome, TOLD_DECLINED)
+            return "refused", (f"I'm sorry, I couldn't cancel your {what}; someone from the "
+                               "team will call you to sort it out.")
+        await self._tell(outcome, TOLD_TEXT_PROMISED)
+        promise = self._promise()
+        return "unknown", f"I'm still finalizing the cancellation of your {what}; {promise}."
+
+    async def _reschedule(self, call: ToolCall) -> ToolOutcome:
+        start = self._start(call)
+        if isinstance(start, ToolOutcome):
+            return start
+        old = await self._owned(call)
+        if isinstance(old, ToolOutcome):
+            return old
+        service = self.scope.profile.service(old.service_id)
+        placed = await self._place(call, service, start, old.customer_name, replaces=old)
+        if isinstance(placed, ToolOutcome):
+            return placed
+        booked = await self._render(call, placed, service)
+        if not (placed.done and placed.booking is not None):
+            # refused: the old one stands; unknown: the outbox cancels it once the new
+            # one is committed (the commitment records what it replaces)
+            if placed.refused:
+                return dataclasses.replace(booked, say=f"{booked.say} Your appointment "
+                                           "is unchanged.")
+            return booked
+        status, said = await self._cancel_booking(old, earlier=True)
+        content = json.loads(booked.result.content) | {"old_booking": status}
+        return self._result(call, content, *booked.outputs, say=f"{booked.say} {said}")
 
     async def _message(self, call: ToolCall) -> ToolOutcome:
         scope = self.scope
@@ -313,8 +494,13 @@ class Tools:
             return self._result(call, {"status": "unavailable",
                                        "note": "no one can take calls; offer a message"})
         self._done.transfers.append(numbers[0].number)
+        # a warm transfer: the person hears why before the caller is put through
+        who = self.scope.caller_number or "a withheld number"
+        reason = " ".join(strip_markup(call.arguments["reason"]).split())
+        summary = f"Frontdesk here, with a call from {who}. {sentence(reason).rstrip('.')}."
+        summary = summary[:400]
         return self._result(call, {"status": "transferring", "to": numbers[0].name},
-                            Transfer(numbers[0].number),
+                            Transfer(numbers[0].number, summary),
                             say=f"Let me transfer you to our {numbers[0].name.lower()}.")
 
     async def _end_call(self, call: ToolCall) -> ToolOutcome:
