@@ -21,6 +21,15 @@ same providers and the same brain (in stub mode the same stub brain on both path
 the difference between the two is what the carrier path adds; it is reported under
 ``carrier_overhead_ms`` (target: at most 30 ms at p95). The top-level figures stay those of
 the direct path.
+
+``--llm`` puts the LLM brain in front of the receptionist (``brain: llm`` in the same
+profile), pointed at the local llama.cpp server that ``llm_llama_ttft.py`` starts (Gemma 3
+270M), with the profile's default deadlines (filler at 800 ms, the receptionist answers past
+4000 ms). It works with real models and with ``--stub`` (stub speech; the brain is then the
+model, so the stub brain delays and the engine overhead are not reported). The JSON adds
+the brain, and from each call's ``llm.turn`` events the share of model turns where the
+filler or a fallback engaged. No warm-up call: the first model turn evaluates the system
+prompt cold.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +59,7 @@ from frontdesk.profile import (
     load_profile,
     parse_profile,
 )
+from frontdesk.profile.llm import LlmProvider, LlmSettings
 from frontdesk.runtime import Runtime, Speech
 from frontdesk.softphone import (
     Script,
@@ -58,7 +69,8 @@ from frontdesk.softphone import (
 )
 from frontdesk.speech.energy import EnergyVAD
 from frontdesk.speech.stub import StubSTT, StubTTS
-from frontdesk.store import open_store
+from frontdesk.store import CallEventRecord, open_store
+from llm_llama_ttft import MODEL_ALIAS, Served, llama_server
 
 SCRIPT = [
     "Hi, what are your hours?",
@@ -93,20 +105,53 @@ def pinned_clock() -> Callable[[], datetime]:
 
 
 async def direct_call(profile: Profile, speech: Speech, lines: Sequence[CallerLine],
-                      brain: Brain | None) -> CallReport:
-    """One call on the in-process line, on a fresh store: the same slots are free."""
+                      brain: Brain | None) -> tuple[CallReport, list[CallEventRecord]]:
+    """One call on the in-process line, on a fresh store: the same slots are free. Also
+    returns the call's ``llm.turn`` events (none unless the profile says brain: llm)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{tmp}/bench.db")
         runtime = Runtime(ProfileRegistry([profile]), store, speech, now=pinned_clock())
-        _, report = await place_call(runtime, lines, brain=brain,
-                                     to_number=profile.business.phone_numbers[0])
+        call_id, report = await place_call(runtime, lines, brain=brain,
+                                           to_number=profile.business.phone_numbers[0])
+        await runtime.aclose()  # the model clients' connection pools, if any
+        llm_turns = store.for_business(profile.business.id).list_call_events(
+            call_id, kind="llm.turn")
         store.close()
-    return report
+    return report, llm_turns
+
+
+def llm_figures(turns: Sequence[CallEventRecord]) -> dict[str, Any]:
+    """Filler and fallback shares over the model's turns, as ``llm_brain.py`` reports them."""
+    n = len(turns)
+    fallbacks: dict[str, int] = {}
+    for t in turns:
+        key = str(t.data.get("fallback") or "none")
+        fallbacks[key] = fallbacks.get(key, 0) + 1
+    return {
+        "model_turns": n,
+        "models": sorted({str(t.data["model"]) for t in turns if t.data.get("model")}),
+        "filler_share": round(sum(1 for t in turns if t.data.get("filler")) / n, 3) if n else None,
+        "fallback_share": {k: round(v / n, 3) for k, v in sorted(fallbacks.items())},
+        "first_token_ms": summary([float(t.data["first_token_ms"]) for t in turns
+                                   if t.data.get("first_token_ms") is not None]),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The bench, with the llama.cpp server up for ``--llm``."""
+    async with AsyncExitStack() as stack:
+        served = await stack.enter_async_context(llama_server(None)) if args.llm else None
+        return await measure(args, served)
+
+
+async def measure(args: argparse.Namespace, served: Served | None) -> dict[str, Any]:
     profile = (load_profile(args.profile) if args.profile
                else parse_profile(example_profile_text(), "<example>"))
+    if served is not None:  # the profile's own llm deadlines, or the defaults
+        provider = LlmProvider(kind="openai", base_url=served.base_url, model=MODEL_ALIAS)
+        llm = (profile.llm.model_copy(update={"provider": provider, "fallback_provider": None})
+               if profile.llm else LlmSettings(provider=provider))
+        profile = profile.model_copy(update={"brain": "llm", "llm": llm})
     settings = profile.engine
     stub = settings.stub  # the profile's stub delays, unless given on the command line
     args.stt_ms = stub.stt_final_ms if args.stt_ms is None else args.stt_ms
@@ -126,14 +171,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     lines = await synthesize_lines(Script([("say", s) for s in SCRIPT]), voice)
     speech.warmup()
 
-    def new_brain() -> Brain | None:
+    def new_brain() -> Brain | None:  # None: the profile's brain (with --llm, the model)
         return (StubBrain(STUB_REPLIES, first_text_ms=args.brain_ms, token_ms=args.token_ms)
-                if args.stub else None)
+                if args.stub and not args.llm else None)
 
     reports: list[CallReport] = []
+    llm_turns: list[CallEventRecord] = []
     carrier_runs: list[CarrierRun] = []
     for _ in range(args.calls):  # alternate the paths, so drift hits both alike
-        reports.append(await direct_call(profile, speech, lines, new_brain()))
+        direct, turns = await direct_call(profile, speech, lines, new_brain())
+        reports.append(direct)
+        llm_turns += turns
         if args.carrier:
             carrier_runs.append(await carrier_call(args.carrier, profile, carrier_speech, lines,
                                                    brain=new_brain, now=pinned_clock()))
@@ -159,8 +207,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "budget_ms": settings.budget_ms,
         "over_budget_turns": sum(1 for v in report.latencies_ms if v > settings.budget_ms),
     }
+    if served is not None:
+        assert profile.llm is not None
+        result["brain"] = "llm"
+        result["llm"] = {"server": f"llama-cpp-python {served.version}",
+                         "model_file": served.model_file.name,
+                         "filler_after_ms": profile.llm.filler_after_ms,
+                         "hard_deadline_ms": profile.llm.hard_deadline_ms,
+                         **llm_figures(llm_turns)}
     fixed: float | None = None
-    if args.stub:
+    if args.stub and args.llm:  # the brain's delays are the model's, not known in advance
+        result["stub_delays_ms"] = {"stt_final": args.stt_ms, "tts_first_audio": args.tts_ms}
+    elif args.stub:
         hidden = settings.endpoint_silence_ms - settings.speculative_pause_ms
         first_phrase = args.brain_ms + args.token_ms * (words_to_first_phrase(STUB_REPLIES[0]) - 1)
         fixed = max(0.0, args.stt_ms - hidden) + first_phrase + args.tts_ms
@@ -244,6 +302,8 @@ def main() -> None:
     parser.add_argument("--carrier", choices=["twilio", "telnyx"], default=None,
                         help="also place each call through this carrier's emulator, and "
                         "report the carrier path and its overhead over the direct path")
+    parser.add_argument("--llm", action="store_true",
+                        help="the LLM brain (brain: llm) on the local llama.cpp server")
     parser.add_argument("--stt-ms", type=float, default=None)
     parser.add_argument("--brain-ms", type=float, default=None)
     parser.add_argument("--token-ms", type=float, default=None)

@@ -9,8 +9,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import anthropic_replay as claude
 import pytest
-from openai_replay import MODEL, Reply, replay_server, text_steps, tool_steps
+from openai_replay import (
+    CUT,
+    MODEL,
+    Reply,
+    Step,
+    chunk,
+    replay_server,
+    text_steps,
+    tool_steps,
+)
 
 from frontdesk.audio import split_frames
 from frontdesk.brain.llm.factory import LlmConfigError
@@ -174,6 +184,86 @@ async def test_a_call_dropped_while_the_model_books_is_welcomed_back(store_url: 
             assert "your oil change: I had tomorrow at 8 AM" in said[0]
             assert "Would tomorrow at 8 AM" in said[1]  # the receptionist carries on
             assert len(server.requests) == 2  # the model was not asked on the second call
+            await rt.aclose()
+        finally:
+            store.close()
+
+
+async def test_bad_tool_calls_over_the_wire_do_nothing_and_are_counted(store_url: str) -> None:
+    """A call to a tool that does not exist and one whose arguments are cut-off JSON, in
+    one streamed reply: each gets an error result, nothing is booked."""
+    async with replay_server(
+        Reply(tool_steps(("call_1", "refund_everyone", ['{"amount": 500}']),
+                         ("call_2", "book", ['{"service": "oil-change", "start": ']))),
+        Reply(text_steps("I'm sorry, I can't do that. ", "Can I take a message?")),
+    ) as server:
+        store = open_store(store_url)
+        try:
+            rt = runtime(store, llm_profile(server.base_url), [ASKED])
+            call_id, said = await call(rt, [ASKED])
+            assert said[1] == "I'm sorry, I can't do that. Can I take a message?"
+            results = [m["content"] for m in server.requests[1].body["messages"]
+                       if m["role"] == "tool"]
+            assert "unknown tool 'refund_everyone'" in results[0]
+            assert "not a JSON object" in results[1]
+            business = store.for_business("main-street-auto")
+            assert business.list_bookings(NOW, NOW + timedelta(days=7)) == []
+            [turn] = turns(rt, call_id)
+            assert turn["tool_calls"] == 2 and turn["tool_errors"] == 2
+            await rt.aclose()
+        finally:
+            store.close()
+
+
+async def test_a_stream_cut_mid_sentence_leaves_the_receptionist_answering(
+        store_url: str) -> None:
+    cut: list[Step] = [chunk({"role": "assistant", "content": ""}),
+                       chunk({"content": "We're at 12"}), CUT]
+    async with replay_server(Reply(cut)) as server:
+        store = open_store(store_url)
+        try:
+            rt = runtime(store, llm_profile(server.base_url), ["Where are you located?"])
+            call_id, said = await call(rt, ["Where are you located?"])
+            assert "1200 Main Street" in said[1] and "12 " not in said[1]
+            [turn] = turns(rt, call_id)
+            assert turn["fallback"] == "brain" and turn["errors"]
+            await rt.aclose()
+        finally:
+            store.close()
+
+
+async def test_a_booking_through_the_anthropic_messages_stream(store_url: str) -> None:
+    book = json.dumps({"service": "oil-change", "start": "2026-12-01T10:00",
+                       "name": "Ann Lee"})
+    replies = [
+        claude.stream(claude.message_start(), claude.tool_block(0, "toolu_01", "book",
+                                                                book[:25], book[25:]),
+                      claude.finish("tool_use")),
+        claude.stream(claude.message_start(), claude.text_block(
+            0, "You're all set, Ann. ", "Your oil change is booked for tomorrow at 10 AM."),
+            claude.finish()),
+    ]
+    async with claude.ReplayServer(replies) as server:
+        shop = llm_profile(server.url)
+        provider = LlmProvider(kind="anthropic", model="claude-sonnet-4-5",
+                               base_url=server.url)
+        assert shop.llm is not None
+        profile = shop.model_copy(update={"llm": shop.llm.model_copy(
+            update={"provider": provider})})
+        store = open_store(store_url)
+        try:
+            rt = runtime(store, profile, [ASKED])
+            call_id, said = await call(rt, [ASKED])
+            business = store.for_business("main-street-auto")
+            [booking] = business.list_bookings(NOW, NOW + timedelta(days=7))
+            assert booking.status == BOOKING_CONFIRMED and booking.customer_name == "Ann Lee"
+            assert "Your oil change is booked for tomorrow at 10 AM." in said[1]
+            [turn] = turns(rt, call_id)
+            assert turn["model"] == claude.MODEL and turn["violations"] == []
+            # the tool's ledger result went back as a tool_result block
+            sent = server.requests[1].body["messages"]
+            assert any(b.get("type") == "tool_result" and "committed" in str(b.get("content"))
+                       for m in sent if isinstance(m["content"], list) for b in m["content"])
             await rt.aclose()
         finally:
             store.close()

@@ -174,7 +174,7 @@ class Receptionist:
         (``service_id``, the times offered) or none. The dialogue follows and is saved
         like a turn's, so a call that drops now leaves a snapshot a ring-back resumes."""
         s = self.state
-        self._resume_point = None
+        self._resume_point, s.when = None, None
         if service_id is None:
             s.task, s.service_id, s.offers, s.chosen, s.expecting = None, None, [], None, None
         else:
