@@ -16,7 +16,7 @@ from scripted_provider import Step, call, calls, say
 from frontdesk.actions.booking import BookingDesk
 from frontdesk.actions.ledger import TOLD_CONFIRMED
 from frontdesk.brain.base import CallerTurn, StopRecording, Text
-from frontdesk.brain.llm.guard import NOT_CANCELLED, NOT_CHANGED
+from frontdesk.brain.llm.guard import NO_OFFER, NOT_CANCELLED, NOT_CHANGED
 from frontdesk.brain.llm.stream import Started, TextDelta
 from frontdesk.call.continuity import Joined, join, leave
 from frontdesk.profile import Profile, example_profile_text
@@ -175,6 +175,20 @@ async def test_a_time_said_in_the_sentence_after_the_claim_is_checked_with_it(
     assert [v.kind for v in r.brain.stats[-1].violations] == ["time"]
 
 
+async def test_a_time_offered_as_free_must_come_from_an_availability_lookup(
+        profile: Profile, business: BusinessStore) -> None:
+    r = rig(profile, business, [
+        say(M, "I have 3 PM tomorrow. ", "Does that work?"),  # nothing looked up yet
+        calls(M, call("check_availability", service="oil-change", day="2026-11-26")),
+        say(M, "I have 8 AM or 3 PM tomorrow."),
+    ])
+    spoken, _ = await r.turn("Any time tomorrow for an oil change?")
+    assert spoken == f"{NO_OFFER} Does that work? "
+    spoken, _ = await r.turn("Please check")
+    assert spoken == "I have tomorrow at 8 AM, 8:15 AM, or 8:30 AM free. "
+    assert [v.kind for s in r.brain.stats for v in s.violations] == ["offer", "offer"]
+
+
 # -- the budget after the first token -------------------------------------------------------
 
 async def test_a_stream_that_stalls_mid_answer_is_closed_and_the_receptionist_answers(
@@ -239,9 +253,10 @@ async def test_a_drop_while_the_model_offers_times_is_resumed_by_the_receptionis
         profile: Profile, business: BusinessStore) -> None:
     first, joined = await leg(profile, business, [
         calls(M, call("check_availability", service="oil-change", day="2026-11-26")),
-        say(M, "Tomorrow I have 8 AM, 8:30 or 9. Which suits you?"),
+        say(M, "Tomorrow I have 8 AM, 8:15 or 8:30. Which suits you?"),
     ])
-    await first.turn("I need an oil change tomorrow")
+    said, _ = await first.turn("I need an oil change tomorrow")
+    assert said.startswith("Tomorrow I have 8 AM") and first.brain.violations == 0
     assert await hang_up(profile, business, first, joined) == SESSION_DROPPED
     assert business.get_session(joined.session.id).task == "booking"  # type: ignore[union-attr]
 

@@ -15,6 +15,7 @@ from frontdesk.brain.llm.guard import (
     FINALIZING,
     NO_MESSAGE,
     NO_MONEY,
+    NO_OFFER,
     NO_PRICE,
     NOT_BOOKED,
     NOT_CANCELLED,
@@ -46,7 +47,11 @@ FACTS: dict[str, Facts] = {
     "cancelled": Facts(PROFILE, cancelled=(OIL,)),
     "moved": Facts(PROFILE, confirmed=(BRAKES,), cancelled=(OIL,)),
     "done": Facts(PROFILE, messages=("m-1",), texts=("sms-1",), transfers=("+15125550199",)),
+    "offered": Facts(PROFILE, offered=tuple(datetime(2026, 11, 26, 8, m, tzinfo=TZ)
+                                            for m in (0, 15, 30))),
+    "looked": Facts(PROFILE, offered=()),  # availability was asked; nothing was free
 }
+FREE = "I have tomorrow at 8 AM, 8:15 AM, or 8:30 AM free."
 
 OIL_SAID = "Your oil change is booked for tomorrow at 2 PM."
 BRAKES_SAID = "Your brake inspection is booked for Thursday, December 3rd at 3 PM."
@@ -109,6 +114,25 @@ CASES: list[tuple[str, str, Kind | None, str | None]] = [
     ("I'm canceling it now.", "none", "cancel", NOT_CANCELLED),
     ("Your cancellation is confirmed.", "none", "cancel", NOT_CANCELLED),
     ("Your oil change tomorrow at 2 PM is cancelled.", "oil", "cancel", NOT_CANCELLED),
+    # times offered as free: only those an availability lookup returned
+    ("I have 8 AM, 8:15 or 8:30 tomorrow. Which suits you?", "offered", None, None),
+    ("I can do tomorrow at 8:30.", "offered", None, None),
+    ("Tomorrow at 8 AM is still available.", "offered", None, None),
+    ("How about 8:15 AM?", "offered", None, None),
+    ("I have 3 PM tomorrow.", "offered", "offer", FREE),
+    ("We have a slot at 9 AM on Friday.", "offered", "offer", FREE),
+    ("How about 10:30?", "offered", "offer", FREE),
+    ("Tomorrow at 4 PM is free.", "offered", "offer", FREE),
+    ("I could do 8 AM on Monday.", "offered", "offer", FREE),
+    ("I have 3 PM tomorrow.", "none", "offer", NO_OFFER),
+    ("I have 3 PM tomorrow.", "looked", "offer", "I don't see a free time then."),
+    # ... and what is not an offer
+    ("We have you down for tomorrow at 2 PM.", "oil", None, None),
+    ("I've booked you for tomorrow at 2 PM.", "oil", None, None),
+    ("I have your oil change at 2 PM tomorrow.", "none", None, None),
+    ("I have 3 questions for you.", "none", None, None),
+    ("We are open tomorrow from 8 AM, and it is free to ask.", "none", None, None),
+    ("Which time is free for you, 9 or 10?", "none", None, None),
     # the time of a claim said in the next sentence
     ("You're booked. That's tomorrow at 3 PM.", "oil", "time", OIL_SAID),
     ("You're booked. That's tomorrow at 2 PM.", "oil", None, None),

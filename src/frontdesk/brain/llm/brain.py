@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -299,10 +300,18 @@ class LLMBrain:
         clean = guard.strip_markup(text)
         if not clean.strip():
             return None
-        result = guard.check(clean, self.tools.facts(), now=self.tools.scope.now())
+        result = guard.check(clean, self._facts(), now=self.tools.scope.now())
         t.stats.violations.extend(result.violations)
         t.spoke = True
         return Text(result.text.strip() + " ")
+
+    def _facts(self) -> guard.Facts:
+        """The tools' facts, and the times the receptionist offered as free too."""
+        facts = self.tools.facts()
+        offers = tuple(slot.start for slot in self.config.fallback.state.offers)
+        if not offers:
+            return facts
+        return dataclasses.replace(facts, offered=(facts.offered or ()) + offers)
 
     async def _run_tools(self, t: _Turn, spoken: list[str], calls: list[ToolCall]
                          ) -> AsyncGenerator[BrainOutput, None]:

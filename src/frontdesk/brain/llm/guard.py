@@ -7,8 +7,9 @@ from the facts, so what is said instead is true by construction.
 
 Side-effect patterns are affirmative perfects and presents ("I've booked", "you're
 booked"), so negations and offers ("I haven't booked", "I can book you") never match, and a
-match under a negation or a condition ("if that works, you're booked") is skipped. Prices
-and hours are checked in any mood. Pure: ``now`` is an argument.
+match under a negation or a condition ("if that works, you're booked") is skipped. Prices,
+hours and times offered as free ("I have 3 PM tomorrow": only what an availability lookup
+returned) are checked in any mood. Pure: ``now`` is an argument.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from frontdesk.brain.booking_flow import article
 from frontdesk.brain.nlu import When, parse_when
 from frontdesk.brain.nlu._text import numberize
-from frontdesk.brain.say import say_price, say_when, sentence
+from frontdesk.brain.say import say_price, say_starts, say_when, sentence
 from frontdesk.profile import WEEKDAYS, Profile, Service
 from frontdesk.store import BookingRecord
 
@@ -33,7 +34,7 @@ __all__ = ["BookingFact", "Facts", "GuardResult", "Kind", "Violation", "awaits_t
            "stated", "strip_markup"]
 
 Kind = Literal["booking", "cancel", "reschedule", "text", "message", "transfer", "time",
-               "price", "hours", "money"]
+               "price", "hours", "money", "offer"]
 
 NOT_BOOKED = "I haven't booked anything yet."
 FINALIZING = "I'm still finalizing that booking; you'll get a confirmation."
@@ -45,6 +46,7 @@ NO_MESSAGE = "I haven't passed on a message yet."
 NO_TRANSFER = "No one is available to take the call right now, but I can take a message."
 NO_PRICE = "I don't have a price for that; someone from the team can tell you."
 NO_MONEY = "I can't issue refunds, credits or charges myself; only the team can do that."
+NO_OFFER = "Let me check what's free first."
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ class Facts:
     looked up for this caller), ``pending`` those whose outcome is unknown (the outbox
     finishes them and tells the caller), ``cancelled`` those cancelled in this call.
     ``texts`` are ids of texts actually queued to the caller; ``can_text`` says whether a
-    pending booking's confirmation will be texted (else someone calls)."""
+    pending booking's confirmation will be texted (else someone calls). ``offered`` are the
+    free start times the availability lookups of this call returned (None: none asked)."""
 
     profile: Profile
     confirmed: tuple[BookingFact, ...] = ()
@@ -78,6 +81,7 @@ class Facts:
     texts: tuple[str, ...] = ()
     transfers: tuple[str, ...] = ()
     can_text: bool = False
+    offered: tuple[datetime, ...] | None = None  # free starts found this call, newest last
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,36 @@ def _open_times(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Fou
     return None if opens_ok and closes_ok else ("hours", facts.profile.describe_hours())
 
 
-_ANY_MOOD = (_price, _open_days, _open_times)  # a wrong number is wrong in any sentence
+_OFFER_CLOCK = re.compile(r"\b(?:\d{1,2}(?::\d{2})? [ap]m|\d{1,2}:\d{2}|noon)\b|\b(?:at|about"
+                          r"|or|and) (\d{1,2})(?![:\d]| (?:[ap]m|days?|weeks?|hours?|minutes?)\b)")
+_HOURS_WORDS = re.compile(r"\b(?:open|opens|opening hours|close|closes|closed|closing|hours)\b")
+
+
+def _offer(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
+    """A time offered as free ("I have 3 PM tomorrow", "how about 10:30?") must be one an
+    availability lookup of this call returned; else the times that were are said."""
+    if _HOURS_WORDS.search(said):  # opening hours: the hours rules check those
+        return None
+    words = [c.group(1) or c.group(0) for c in _OFFER_CLOCK.finditer(said)]
+    if not words:
+        return None
+    if facts.offered is None:
+        return "offer", NO_OFFER
+    when = parse_when(said, now)
+    day = when.day if when else None
+    free = [o.astimezone(now.tzinfo) for o in facts.offered]
+    for word in words:
+        times = _clocks(word)
+        if not any(o.time().replace(second=0, microsecond=0) in times
+                   and (day in (None, o.date()) or day == o.date() + timedelta(7))
+                   for o in free):
+            recent = sorted(dict.fromkeys(free[-3:]))
+            return "offer", (f"I have {say_starts(recent, now.date())} free." if recent
+                             else "I don't see a free time then.")
+    return None
+
+
+_ANY_MOOD = (_price, _open_days, _open_times, _offer)  # wrong numbers are wrong in any mood
 
 
 @lru_cache(maxsize=16)
@@ -295,6 +328,9 @@ def _rules(services: tuple[str, ...]) -> tuple[tuple[Verify, re.Pattern[str]], .
     noun = (rf"(?:(?:[a-z]+ ){{0,2}}(?:appointment|booking|reservation|visit|slot)|{names})"
             r"(?: (?:on|for|at|with|this|next|today|tomorrow)(?: [a-z0-9:]+){0,4}?)?")
     was = rf"(?:is|has been) {adv}"
+    # what an offer offers: a time or a day, maybe "an opening at"
+    offered = (rf"(?:(?:an? |some )?(?:opening|slot|spot|availability|time)s? )?(?:(?:at|on|for) )?"
+               rf"(?:\d|noon|{DAY}|this|next)")
     table: tuple[tuple[Verify, str], ...] = (
         (_booking, rf"\byou are {adv}(?:booked|scheduled|reserved|confirmed|set for|down for"
                    rf"|in for|good to go for)\b|\b(?:everything|it|that) is {adv}(?:booked"
@@ -347,6 +383,10 @@ def _rules(services: tuple[str, ...]) -> tuple[tuple[Verify, re.Pattern[str]], .
                       rf"|til|through|to)|(?:close|closes|closing) (?:at|by)|closing time is)"
                       rf" (?P<t3>{CLOCK})"),
         (_open_times, rf"\b(?:open|hours are) (?P<t>{CLOCK}) (?:to|until|till) (?P<t2>{CLOCK})"),
+        (_offer, rf"\b(?:i|we) (?:have got|have|can do|could do|can offer|could offer|can fit"
+                 rf" you in|could fit you in|can get you in|could get you in|can see you|could"
+                 rf" see you) {offered}|\b(?:how|what) about (?:\d|noon|{DAY}|this|next)"
+                 rf"|\b{CLOCK} (?:is|are) (?:also |still )?(?:free|available)\b"),
     )  # fmt: skip
     return tuple((verify, re.compile(pattern)) for verify, pattern in table)
 

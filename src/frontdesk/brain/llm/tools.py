@@ -153,6 +153,7 @@ class _Done:
     cancelled: list[BookingFact] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
+    offered: tuple[datetime, ...] | None = None  # free starts the lookups returned
 
 
 Handler = Callable[[ToolCall], Awaitable[ToolOutcome]]
@@ -186,7 +187,8 @@ class Tools:
         d = self._done
         return Facts(self.scope.profile, confirmed=tuple(d.confirmed), pending=tuple(d.pending),
                      cancelled=tuple(d.cancelled), messages=tuple(d.messages),
-                     transfers=tuple(d.transfers), can_text=self.scope.desk.can_text)
+                     transfers=tuple(d.transfers), can_text=self.scope.desk.can_text,
+                     offered=d.offered)
 
     def record(self, output: BrainOutput) -> None:
         """A fact another brain (the fallback receptionist) made durable in this call."""
@@ -251,6 +253,7 @@ class Tools:
                                         now=self._now(), day=day, at=at)
         name = self.progress.name if self.progress else None
         self.progress = Progress(a["service"], tuple(slots), name)
+        self._done.offered = (self._done.offered or ()) + tuple(s.start for s in slots)
         return self._result(call, {"service": a["service"], "free": [
             {"start": s.start.isoformat(timespec="minutes"), "spoken": self._when(s.start)}
             for s in slots]})
