@@ -15,9 +15,9 @@ from scripted_provider import Step, call, calls, say
 
 from frontdesk.actions.booking import BookingDesk
 from frontdesk.actions.ledger import TOLD_CONFIRMED
-from frontdesk.brain.base import CallerTurn, StopRecording, Text
+from frontdesk.brain.base import BrainOutput, CallerTurn, StopRecording, Text
 from frontdesk.brain.llm.guard import NO_OFFER, NOT_CANCELLED, NOT_CHANGED
-from frontdesk.brain.llm.stream import Started, TextDelta
+from frontdesk.brain.llm.stream import ProviderError, Started, TextDelta
 from frontdesk.call.continuity import Joined, join, leave
 from frontdesk.profile import Profile, example_profile_text
 from frontdesk.store import (
@@ -132,14 +132,57 @@ async def test_a_move_to_a_time_that_is_not_free_leaves_the_old_booking_and_chan
 
 async def test_a_withheld_number_owns_no_bookings(profile: Profile,
                                                   business: BusinessStore) -> None:
-    mine = await booked(profile, business, FRIDAY_9)
+    """Twilio's stand-in for a withheld number is shared by every withheld caller."""
+    withheld = "+266696687"
+    theirs = await booked(profile, business, FRIDAY_9, phone=withheld)
     r = rig(profile, business, [calls(M, call("my_appointments"),
-                                      call("cancel", booking_id=mine.id)),
-                                say(M, "I can take a message.")], caller="anonymous")
+                                      call("cancel", booking_id=theirs.id)),
+                                say(M, "I can take a message.")], caller=withheld)
     await r.turn("Cancel my appointment")
     listed, cancelled = tool_results(r.provider, 1)
     assert listed["appointments"] == [] and "error" in cancelled
-    assert status(business, mine) == BOOKING_CONFIRMED
+    assert status(business, theirs) == BOOKING_CONFIRMED
+
+
+async def test_a_time_cancelled_in_this_call_cannot_be_booked_by_its_spent_key(
+        profile: Profile, business: BusinessStore) -> None:
+    r = rig(profile, business, [
+        calls(M, call("book", service="oil-change", start="2026-11-27T09:00", name="Dana")),
+        say(M, "Done."),
+        calls(M, call("my_appointments")), calls(M, call("cancel", booking_id="?")),
+        say(M, "Cancelled."),
+        calls(M, call("book", service="oil-change", start="2026-11-27T09:00", name="Dana")),
+        say(M, "Sorry, I can't book that time again."),
+    ])
+    await r.turn("Oil change Friday at 9, I'm Dana")
+    [first] = r.bookings()
+    r.provider.scripts[1] = calls(M, call("cancel", booking_id=first.id))
+    await r.turn("Actually, cancel it")
+    assert status(business, first) == BOOKING_CANCELLED
+    spoken, _ = await r.turn("No wait, book it again")
+    [again] = tool_results(r.provider, 6)
+    assert "cancelled earlier in this call" in str(again["error"])
+    assert "still finalizing" not in spoken and r.bookings() == []
+    [book] = business.list_commitments(call_id=r.call_id, kinds=["book"])
+    assert book.told == TOLD_CONFIRMED  # never re-told as a promised text
+
+
+async def test_moving_a_booking_to_its_own_time_changes_nothing(
+        profile: Profile, business: BusinessStore) -> None:
+    r = rig(profile, business, [
+        calls(M, call("book", service="oil-change", start="2026-11-27T09:00", name="Dana")),
+        say(M, "Done."),
+        calls(M, call("reschedule", booking_id="?", start="2026-11-27T09:00")),
+        say(M, "It's already then."),
+    ])
+    await r.turn("Oil change Friday at 9, I'm Dana")
+    [booking] = r.bookings()
+    r.provider.scripts[0] = calls(M, call("reschedule", booking_id=booking.id,
+                                          start="2026-11-27T09:00"))
+    await r.turn("Move it to Friday at 9")
+    [moved] = tool_results(r.provider, 3)
+    assert "already at that time" in str(moved["error"])
+    assert status(business, booking) == BOOKING_CONFIRMED
 
 
 # -- what the caller heard ----------------------------------------------------------------
@@ -204,6 +247,19 @@ async def test_a_stream_that_stalls_mid_answer_is_closed_and_the_receptionist_an
     assert r.provider.closed == 1
 
 
+async def test_a_failure_after_words_and_a_booking_says_what_the_ledger_says(
+        profile: Profile, business: BusinessStore) -> None:
+    r = rig(profile, business, [
+        [Started(M), TextDelta("Sure, let me book that. "),
+         *calls(M, call("book", service="oil-change", start="2026-11-26T09:00",
+                        name="Dana"))[1:]],
+        [ProviderError("HTTP 500", status=500, retryable=True)],
+    ])
+    spoken, _ = await r.turn("Oil change tomorrow at 9, I'm Dana")
+    assert spoken == "Sure, let me book that. Your oil change is booked for tomorrow at 9 AM. "
+    assert r.brain.stats[-1].fallback == "tools"
+
+
 # -- recording consent ------------------------------------------------------------------------
 
 def recorded_profile() -> Profile:
@@ -226,6 +282,15 @@ async def test_the_disclosure_opens_model_replies_until_heard_and_an_opt_out_sto
     _, outputs = await r.turn("Please don't record this call")
     assert outputs[0] == StopRecording() and len(r.provider.requests) == 2
     assert r.brain.stats[-1].fallback == "brain"
+
+
+async def test_the_disclosure_is_said_once_when_the_receptionist_answers_the_turn(
+        business: BusinessStore) -> None:
+    profile = recorded_profile()
+    r = rig(profile, business, [[ProviderError("HTTP 500", status=500, retryable=True)]])
+    await anext(aiter(r.brain.greet()))
+    spoken, _ = await r.turn("Where are you?")  # the greeting was never heard
+    assert spoken.count(profile.recording.disclosure) == 1 and "1200 Main Street" in spoken
 
 
 # -- a call that drops while the model arranges a booking ----------------------------------
@@ -255,8 +320,8 @@ async def test_a_drop_while_the_model_offers_times_is_resumed_by_the_receptionis
         calls(M, call("check_availability", service="oil-change", day="2026-11-26")),
         say(M, "Tomorrow I have 8 AM, 8:15 or 8:30. Which suits you?"),
     ])
-    said, _ = await first.turn("I need an oil change tomorrow")
-    assert said.startswith("Tomorrow I have 8 AM") and first.brain.violations == 0
+    offered, _ = await first.turn("I need an oil change tomorrow")
+    assert offered.startswith("Tomorrow I have 8 AM") and first.brain.violations == 0
     assert await hang_up(profile, business, first, joined) == SESSION_DROPPED
     assert business.get_session(joined.session.id).task == "booking"  # type: ignore[union-attr]
 
@@ -265,7 +330,7 @@ async def test_a_drop_while_the_model_offers_times_is_resumed_by_the_receptionis
     welcome = await again.greet()
     assert welcome.startswith("Welcome back") and "your oil change: I had tomorrow at 8 AM" \
         in welcome  # the times the model's tool found
-    said = []
+    said: list[tuple[str, list[BrainOutput]]] = []
     for answer in ["Yes", "8 AM please", "Dana Reyes", "Yes"]:
         said.append(await again.turn(answer))
     [row] = [b for b in again.bookings() if b.status == BOOKING_CONFIRMED]
@@ -276,6 +341,15 @@ async def test_a_drop_while_the_model_offers_times_is_resumed_by_the_receptionis
     spoken, _ = await again.turn("Thanks!")  # the task is done: the model talks again
     assert spoken == "You're welcome, Dana! " and len(again.provider.requests) == 1
     assert await hang_up(profile, business, again, rejoined) == SESSION_FINISHED
+
+
+async def test_see_you_then_while_the_booking_goes_on_is_no_goodbye(
+        profile: Profile, business: BusinessStore) -> None:
+    r, joined = await leg(profile, business, [
+        calls(M, call("check_availability", service="oil-change", day="2026-11-26")),
+        say(M, "I have 8 AM tomorrow. Can I get your name?")])
+    await r.turn("Great, see you then. What's free tomorrow for an oil change?")
+    assert await hang_up(profile, business, r, joined) == SESSION_DROPPED
 
 
 async def test_a_goodbye_mid_booking_is_no_drop(profile: Profile,

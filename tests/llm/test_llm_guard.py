@@ -133,9 +133,13 @@ CASES: list[tuple[str, str, Kind | None, str | None]] = [
     ("I have 3 questions for you.", "none", None, None),
     ("We are open tomorrow from 8 AM, and it is free to ask.", "none", None, None),
     ("Which time is free for you, 9 or 10?", "none", None, None),
+    ("We can see you at 8 tomorrow.", "offered", None, None),
+    ("I have 8 AM tomorrow free, and your current one is at 2 PM.", "offered", None, None),
+    ("I can do 8 AM on Thursday, December 3rd.", "offered", "offer", FREE),  # a week on
     # the time of a claim said in the next sentence
     ("You're booked. That's tomorrow at 3 PM.", "oil", "time", OIL_SAID),
     ("You're booked. That's tomorrow at 2 PM.", "oil", None, None),
+    ("Your oil change is booked for tomorrow. We open at 8 AM.", "oil", None, None),
     ("Your oil change is booked for tomorrow. It starts at 2 PM.", "oil", None, None),
     ("Your oil change is booked for tomorrow. It starts at 4 PM.", "oil", "time", OIL_SAID),
     ("Your oil change on Friday has been cancelled.", "cancelled", "time",

@@ -19,6 +19,7 @@ from frontdesk.brain.base import BrainOutput, Text
 from frontdesk.brain.booking_flow import Ask, Dialogue, Task
 from frontdesk.brain.nlu import When
 from frontdesk.brain.say import say_when
+from frontdesk.call.continuity import identifiable
 from frontdesk.store import C_COMMITTED, C_FAILED, BookingRecord
 
 __all__ = ["Changes"]
@@ -52,7 +53,7 @@ class Changes:
         """The caller asked to cancel (or move) "my appointment": find it, ask first."""
         s = self.state
         found = []
-        if self.caller_number:
+        if self.caller_number is not None and identifiable(self.caller_number):
             found = await asyncio.to_thread(self.desk.store.upcoming_bookings_for,
                                             self.caller_number, self.desk.clock())
         if not found:

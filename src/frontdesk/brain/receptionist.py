@@ -164,9 +164,10 @@ class Receptionist:
         """The recording disclosure, while the caller has not heard it whole."""
         return self.profile.recording.disclosure if self._disclosure_due else None
 
-    def farewell(self) -> None:
-        """The call is ending by the caller's wish or a hand-off: nothing is left open."""
-        self._farewell = True
+    def farewell(self, ending: bool = True) -> None:
+        """Whether the call is ending by the caller's wish or a hand-off, so that nothing
+        is left open (another brain, the model, decides this for its turns)."""
+        self._farewell = ending
 
     def adopt(self, *, service_id: str | None, offers: Sequence[Slot], name: str | None
               ) -> None:
@@ -174,7 +175,7 @@ class Receptionist:
         (``service_id``, the times offered) or none. The dialogue follows and is saved
         like a turn's, so a call that drops now leaves a snapshot a ring-back resumes."""
         s = self.state
-        self._resume_point, s.when = None, None
+        self._resume_point, s.when, s.target, s.replacing = None, None, None, None
         if service_id is None:
             s.task, s.service_id, s.offers, s.chosen, s.expecting = None, None, [], None, None
         else:

@@ -114,7 +114,7 @@ class _Turn:
     provider: Provider
     says: list[str] = field(default_factory=list)  # ledger-rendered sentences of the tools
     control: list[BrainOutput] = field(default_factory=list)  # transfer/hang up: said last
-    spoke: bool = False
+    spoke: bool = False  # the model said something since the last tool results
     failed: bool = False  # the provider failed or stalled, maybe after some words
 
 
@@ -125,8 +125,12 @@ class LLMBrain:
         self.messages: list[ChatMessage] = []
         self.stats: list[TurnStats] = []
         self._noting: list[asyncio.Future[Any]] = []  # "heard" notes being written
-        self._farewell = False  # the caller said goodbye, or the model ended the call
-        self._resumed = False  # the receptionist is finishing a dropped call's task
+        self._bye = False  # the caller said goodbye (undone if a booking moves on after)
+        self._ended = False  # the model transferred the caller or ended the call
+        self._disclosed = False  # this turn's reply opened with the recording disclosure
+        # a task open from the start was restored from a dropped call: the receptionist
+        # says "Welcome back ..." and finishes it before the model talks
+        self._resumed = config.fallback.unfinished() is not None
 
     @property
     def violations(self) -> int:
@@ -136,8 +140,6 @@ class LLMBrain:
         async with contextlib.aclosing(self._delegate(self.config.fallback.greet())) as items:
             async for item in items:
                 yield item
-        # a task open at the start was restored from a dropped call: "Welcome back ..."
-        self._resumed = self.config.fallback.unfinished() is not None
 
     def heard(self, played_text: str, interrupted: bool) -> None:
         """The receptionist hears it too (the disclosure, its own confirmations); an
@@ -180,12 +182,14 @@ class LLMBrain:
             stats.fallback = "brain"
             replies = self._delegate(receptionist.respond(turn))
         else:
-            self._farewell = self._farewell or said_bye(turn.text)
+            self._bye = self._bye or said_bye(turn.text)
             replies = self._converse(turn, _Turn(stats, self.config.provider))
         if understood:  # the model reads the whole conversation, whoever answered
             self.messages.append(ChatMessage("user", turn.text))
+        self._disclosed = False
         try:
             if stats.fallback is None and (disclosure := receptionist.disclosure_due):
+                self._disclosed = True  # the receptionist, should it answer, won't repeat it
                 yield Text(f"{disclosure} ")  # until heard whole, every reply opens with it
             for booked in self.tools.unannounced():  # committed while a cut reply waited
                 yield booked
@@ -204,7 +208,10 @@ class LLMBrain:
         if progress is not None:
             receptionist.adopt(service_id=progress.service_id, offers=progress.offers,
                                name=progress.name)
-        if self._farewell:
+            if progress.service_id is not None and self._bye:  # "see you then": not a bye
+                self._bye = False
+                receptionist.farewell(False)
+        if self._bye or self._ended:
             receptionist.farewell()
 
     async def _converse(self, turn: CallerTurn, t: _Turn) -> AsyncGenerator[BrainOutput, None]:
@@ -227,6 +234,7 @@ class LLMBrain:
             async with contextlib.aclosing(self._run_tools(t, spoken, calls)) as items:
                 async for item in items:
                     yield item
+            t.spoke = False  # what counts now is whether the model spoke of the results
         # never leave the caller in silence, nor mid-answer when the stream broke off
         if t.says and not t.spoke:  # a tool acted: say what the ledger says, nothing more
             t.stats.fallback = "tools"
@@ -326,7 +334,7 @@ class LLMBrain:
                     t.says.append(outcome.say)
                 for output in outcome.outputs:
                     if isinstance(output, Transfer | Hangup):
-                        self._farewell = True  # handed on or ended: nothing is left open
+                        self._ended = True  # handed on or ended: nothing is left open
                         t.control.append(output)
                     else:
                         yield output  # already durable: the Call may log it and speak of it
@@ -346,8 +354,11 @@ class LLMBrain:
         """The fallback brain's reply, passed on; the conversation and the facts learn
         of it so the model and the guard know what was said and done."""
         said = []
+        disclosure = Text(f"{self.config.fallback.profile.recording.disclosure} ")
         async with contextlib.aclosing(replies) as items:
             async for item in items:
+                if self._disclosed and item == disclosure:
+                    continue  # said at the start of this turn already
                 self.tools.record(item)
                 if isinstance(item, Text):
                     said.append(item.text)

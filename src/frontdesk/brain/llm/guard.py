@@ -288,6 +288,7 @@ def _open_times(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Fou
 _OFFER_CLOCK = re.compile(r"\b(?:\d{1,2}(?::\d{2})? [ap]m|\d{1,2}:\d{2}|noon)\b|\b(?:at|about"
                           r"|or|and) (\d{1,2})(?![:\d]| (?:[ap]m|days?|weeks?|hours?|minutes?)\b)")
 _HOURS_WORDS = re.compile(r"\b(?:open|opens|opening hours|close|closes|closed|closing|hours)\b")
+_OFFER_END = re.compile(r" (?:[,;:]|and|but) (?!(?:or |and )?(?:\d|noon))")
 
 
 def _offer(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
@@ -295,7 +296,11 @@ def _offer(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
     availability lookup of this call returned; else the times that were are said."""
     if _HOURS_WORDS.search(said):  # opening hours: the hours rules check those
         return None
-    words = [c.group(1) or c.group(0) for c in _OFFER_CLOCK.finditer(said)]
+    # the times of the offer: from its words to the end of its clause (a list of times
+    # goes on past commas: "8 AM, 8:15 or 8:30")
+    end = _OFFER_END.search(said, m.end())
+    span = said[m.start() : end.start() if end else len(said)]
+    words = [c.group(1) or c.group(0) for c in _OFFER_CLOCK.finditer(span)]
     if not words:
         return None
     if facts.offered is None:
@@ -306,7 +311,8 @@ def _offer(m: re.Match[str], said: str, facts: Facts, now: datetime) -> Found:
     for word in words:
         times = _clocks(word)
         if not any(o.time().replace(second=0, microsecond=0) in times
-                   and (day in (None, o.date()) or day == o.date() + timedelta(7))
+                   and (day in (None, o.date())  # a weekday said on that day: next week
+                        or (o.date() == now.date() and day == o.date() + timedelta(7)))
                    for o in free):
             recent = sorted(dict.fromkeys(free[-3:]))
             return "offer", (f"I have {say_starts(recent, now.date())} free." if recent
@@ -346,7 +352,8 @@ def _rules(services: tuple[str, ...]) -> tuple[tuple[Verify, re.Pattern[str]], .
                    r"|pencil?led in)\b"),
         (_booking, rf"\b{noun} (?:{was}(?:booked|scheduled|reserved|confirmed|set|locked in"
                    r"|for|on|at)|confirmed)\b"),
-        (_booking, rf"\bsee you (?:then|on|at|today|tomorrow|this|next|{'|'.join(WEEKDAYS)})\b"),
+        (_booking, rf"(?<!can )(?<!could )\bsee you (?:then|on|at|today|tomorrow|this|next"
+                   rf"|{'|'.join(WEEKDAYS)})\b"),
         (_cancel, rf"{did}(?:cancell?ed|called off)\b|\bi am {adv}cancell?ing (?:it|that|this"
                   rf"|your|the)\b|\b(?:you are {adv}|{noun} {was}|(?:everything|it|that|this)"
                   rf" is {adv})cancell?ed\b|\bcancell?ation (?:{was})?confirmed\b"),
@@ -406,11 +413,14 @@ def _claims(phrase: str, profile: Profile, now: datetime
     segment, and for a side effect said without its time, the next sentence too ("You're
     booked. That's tomorrow at 3 PM.")."""
     services = tuple(_words(n) for s in profile.services for n in (s.name, *s.aliases))
+    rules = _rules(services)
     sentences = _SENTENCE_END.split(_words(phrase))
     for i, said in enumerate(sentences):
         after = sentences[i + 1] if i + 1 < len(sentences) else ""
+        if _HOURS_WORDS.search(after) or any(p.search(after) for _, p in rules):
+            after = ""  # a sentence of its own ("We open at 8 AM."), not this one's time
         for segment in _SEGMENT_END.split(said):
-            for verify, pattern in _rules(services):
+            for verify, pattern in rules:
                 for m in pattern.finditer(segment):
                     if verify not in _ANY_MOOD and _hedged(segment, m):
                         continue

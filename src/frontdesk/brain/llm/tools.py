@@ -34,8 +34,16 @@ from frontdesk.brain.booking_flow import article
 from frontdesk.brain.llm.guard import BookingFact, Facts, strip_markup
 from frontdesk.brain.llm.stream import ToolCall, ToolResult, ToolSpec
 from frontdesk.brain.say import say_list, say_price, say_when, sentence
+from frontdesk.call.continuity import identifiable
 from frontdesk.profile import Profile, Service
-from frontdesk.store import C_COMMITTED, C_FAILED, BookingRecord, BusinessStore
+from frontdesk.store import (
+    BOOKING_CANCELLED,
+    BOOKING_CONFIRMED,
+    C_COMMITTED,
+    C_FAILED,
+    BookingRecord,
+    BusinessStore,
+)
 
 __all__ = ["CallScope", "Telling", "ToolOutcome", "Tools", "specs"]
 
@@ -285,22 +293,28 @@ class Tools:
         # the same commitment, never a second booking, and it does not count again.
         key = scope.desk.key_for(scope.session_id, Slot(service.id, "", start, start))
         existing = await asyncio.to_thread(scope.store.get_booking_by_key, key)
-        if existing is not None:
-            slot = Slot(existing.service_id, existing.resource_id, existing.start_at,
-                        existing.end_at)
-        else:
+        if existing is not None and existing.status == BOOKING_CANCELLED:
+            # its key is spent: booking it again would only report the old commitment
+            return self._error(call, "that time was cancelled earlier in this call; offer "
+                               "another time or take a message for the team")
+        fresh = existing is None or existing.status != BOOKING_CONFIRMED  # else a repeat
+        if fresh:
             holding = self._holding >= scope.max_bookings and replaces is None
             if holding or self._attempts >= scope.max_attempts:
                 return self._error(call, "booking limit for this call reached; offer to "
                                    "take a message for the team instead")
+        if existing is not None:  # booked already, or held for this session after a drop
+            slot = Slot(existing.service_id, existing.resource_id, existing.start_at,
+                        existing.end_at)
+        else:
             try:
                 slot = await asyncio.to_thread(scope.desk.calendar.check, service.id, start,
                                                self._now())
             except CalendarError as error:
                 return self._result(call, {"status": "refused", "reason": str(error)},
                                     say=f"I'm sorry, I can't book that: {error}.")
-            self._attempts += 1
-        counted = existing is None and replaces is None  # a move holds no extra slot
+        self._attempts += fresh
+        counted = fresh and replaces is None  # a move holds no extra slot
         write = self._own(scope.desk.book(
             session_id=scope.session_id, call_id=scope.call_id, slot=slot, name=name,
             phone=scope.caller_number, replaces=replaces))
@@ -392,7 +406,7 @@ class Tools:
 
     async def _mine(self) -> list[BookingRecord]:
         number = self.scope.caller_number
-        if not number:  # a withheld number owns nothing
+        if number is None or not identifiable(number):  # a withheld number owns nothing
             return []
         return await asyncio.to_thread(self.scope.store.upcoming_bookings_for, number,
                                        self.scope.now())
@@ -458,6 +472,9 @@ class Tools:
         start = self._start(call)
         if isinstance(start, ToolOutcome):
             return start
+        if any(b.id == call.arguments["booking_id"] and b.start_at == start
+               for b in await self._mine()):
+            return self._error(call, "the appointment is already at that time")
         old = await self._owned(call)
         if isinstance(old, ToolOutcome):
             return old
