@@ -1,9 +1,9 @@
-"""Fixtures of the LLM brain's tests: a fresh SQLite store and the example profile."""
+"""Fixtures of the LLM brain's tests: a fresh store (SQLite and the test PostgreSQL, as
+every store test) and the example profile."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +12,8 @@ from frontdesk.store import BusinessStore, Store, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'frontdesk.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
     try:
         yield s
     finally:

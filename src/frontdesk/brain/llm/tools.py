@@ -426,13 +426,17 @@ class Tools:
              "start": b.start_at.isoformat(timespec="minutes"), "spoken": self._when(b.start_at)}
             for b in found]})
 
-    async def _owned(self, call: ToolCall) -> BookingRecord | ToolOutcome:
-        """The caller's booking the call names, within the per-call limit of changes."""
+    async def _owned(self, call: ToolCall, *, moving_to: datetime | None = None
+                     ) -> BookingRecord | ToolOutcome:
+        """The caller's booking the call names, within the per-call limit of changes (a
+        move to the time it already has is no change)."""
         mine = {b.id: b for b in await self._mine()}
         booking = mine.get(call.arguments["booking_id"])
         if booking is None:
             return self._error(call, "no upcoming appointment with that id under the number "
                                "calling; use my_appointments")
+        if booking.start_at == moving_to:
+            return self._error(call, "the appointment is already at that time")
         if self._changes >= self.scope.max_changes:
             return self._error(call, "limit of changes for this call reached; offer to take "
                                "a message for the team instead")
@@ -472,10 +476,7 @@ class Tools:
         start = self._start(call)
         if isinstance(start, ToolOutcome):
             return start
-        if any(b.id == call.arguments["booking_id"] and b.start_at == start
-               for b in await self._mine()):
-            return self._error(call, "the appointment is already at that time")
-        old = await self._owned(call)
+        old = await self._owned(call, moving_to=start)
         if isinstance(old, ToolOutcome):
             return old
         service = self.scope.profile.service(old.service_id)
